@@ -1,0 +1,1 @@
+"""Test support for aiomq users: a pytest plugin and a Kafka launcher."""

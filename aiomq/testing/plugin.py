@@ -1,0 +1,1 @@
+"""aiomq's pytest plugin (registered through the ``pytest11`` entry point)."""
