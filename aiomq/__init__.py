@@ -1,5 +1,21 @@
 """aiomq: Go's concurrency toolkit and a sarama-style Kafka client for asyncio and trio."""
 
+from .codecs import Codec as Codec
+from .codecs import codec as codec
+from .config import Acks as Acks
+from .config import Compression as Compression
+from .config import Config as Config
+from .config import ConsumerConfig as ConsumerConfig
+from .config import FetchConfig as FetchConfig
+from .config import GroupConfig as GroupConfig
+from .config import NetConfig as NetConfig
+from .config import Offset as Offset
+from .config import OffsetsConfig as OffsetsConfig
+from .config import ProducerConfig as ProducerConfig
+from .config import RebalanceStrategy as RebalanceStrategy
+from .config import SaslConfig as SaslConfig
+from .config import SaslMechanism as SaslMechanism
+from .config import TlsConfig as TlsConfig
 from .context import CancelFunc as CancelFunc
 from .context import Context as Context
 from .context import after_func as after_func
@@ -23,6 +39,16 @@ from .errors import OffsetOutOfRange as OffsetOutOfRange
 from .errors import ProducerError as ProducerError
 from .errors import ProducerErrors as ProducerErrors
 from .errors import UnknownTopic as UnknownTopic
+from .message import Headers as Headers
+from .message import Message as Message
+from .message import ProducerMessage as ProducerMessage
+from .message import RecordMetadata as RecordMetadata
+from .message import validate_topic as validate_topic
+from .partitioner import HashPartitioner as HashPartitioner
+from .partitioner import ManualPartitioner as ManualPartitioner
+from .partitioner import Partitioner as Partitioner
+from .partitioner import RandomPartitioner as RandomPartitioner
+from .partitioner import RoundRobinPartitioner as RoundRobinPartitioner
 from .sync import WaitGroup as WaitGroup
 
 __version__ = "0.1.0"

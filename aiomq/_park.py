@@ -14,21 +14,47 @@ is woken first, ``park`` returns the value and the cancellation is delivered at 
 next checkpoint (trio's own rule), so a value handed over is never lost. Callers that must
 instead give back what they were handed (a semaphore's tokens) pass ``late_cancel=True``:
 ``park`` then raises with ``woken`` True and the caller undoes the hand-over.
+
+On asyncio a task counts as gone from the moment it is cancelled (its future is cancelled),
+even before it runs again: ``wake`` then returns False, as it does on trio, where the
+cancellation aborts the wait at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+
+__all__ = ["Parker", "checkpoint", "checkpoint_if_cancelled", "current_loop"]
 
 T = TypeVar("T")
 
 _WAITING, _WOKEN, _LEFT = 0, 1, 2
 
+# The C function behind asyncio.get_running_loop, without the exception: one call per
+# channel operation decides between the asyncio and the trio path.
+_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio._get_running_loop
+
+# trio.lowlevel and outcome.Value, imported on first use so asyncio users never import trio.
+_lowlevel: Any = None
+_Value: Any = None
+
+
+def _trio() -> Any:
+    global _lowlevel, _Value
+    if _lowlevel is None:
+        import outcome
+        import trio
+
+        _Value = outcome.Value
+        _lowlevel = trio.lowlevel
+    return _lowlevel
+
 
 def current_loop() -> asyncio.AbstractEventLoop | None:
     """The running asyncio loop, or None under trio (or anything else)."""
-    return asyncio._get_running_loop()
+    return _running_loop()
 
 
 class Parker(Generic[T]):
@@ -42,15 +68,13 @@ class Parker(Generic[T]):
         self._state = _WAITING
         self._value: Any = None
         self._parked = False
-        loop = current_loop()
+        loop = _running_loop()
         if loop is not None:
-            self._fut: asyncio.Future[Any] | None = loop.create_future()
+            self._fut: asyncio.Future[None] | None = loop.create_future()
             self._task: Any = None
         else:
-            import trio  # raises RuntimeError below when not in trio either
-
             self._fut = None
-            self._task = trio.lowlevel.current_task()
+            self._task = _trio().current_task()  # RuntimeError when not in trio either
 
     @property
     def woken(self) -> bool:
@@ -59,35 +83,40 @@ class Parker(Generic[T]):
 
     @property
     def waiting(self) -> bool:
-        """True while nobody has woken the parker and its task has not left."""
+        """True while nobody has woken the parker and its task has not left.
+
+        When True, ``wake`` called right away (no await in between) returns True.
+        """
+        if self._state == _WAITING and self._fut is not None and self._fut.cancelled():
+            self._state = _LEFT
         return self._state == _WAITING
 
     def wake(self, value: T) -> bool:
         """Hand ``value`` to the parked task. False if it was woken already or has left."""
         if self._state != _WAITING:
             return False
+        fut = self._fut
+        if fut is not None:
+            if fut.cancelled():
+                # The task was cancelled while parked and has not run since: it is leaving.
+                self._state = _LEFT
+                return False
+            fut.set_result(None)
+        elif self._parked:
+            _lowlevel.reschedule(self._task, _Value(None))
         self._state = _WOKEN
         self._value = value
-        if self._fut is not None:
-            self._fut.set_result(None)
-        elif self._task is not None and self._parked:
-            import outcome
-            import trio
-
-            trio.lowlevel.reschedule(self._task, outcome.Value(None))
         return True
 
     async def park(self, *, late_cancel: bool = False) -> T:
         """Wait for ``wake``; see the module docstring for what cancellation does."""
-        if self._fut is not None:
-            return await self._park_asyncio(self._fut, late_cancel)
-        return await self._park_trio(late_cancel)
-
-    async def _park_asyncio(self, fut: asyncio.Future[Any], late_cancel: bool) -> T:
+        fut = self._fut
+        if fut is None:
+            return await self._park_trio(late_cancel)
         try:
             await fut
         except asyncio.CancelledError as exc:
-            if self._state == _WAITING:
+            if self._state != _WOKEN:
                 self._state = _LEFT
                 raise
             if late_cancel:
@@ -101,27 +130,37 @@ class Parker(Generic[T]):
         return self._value  # type: ignore[no-any-return]
 
     async def _park_trio(self, late_cancel: bool) -> T:
-        import trio
-
         if self._state == _WAITING:
 
-            def abort(_: Any) -> trio.lowlevel.Abort:
+            def abort(_: Any) -> Any:
                 # Only called while not yet rescheduled, i.e. still waiting.
                 self._state = _LEFT
-                return trio.lowlevel.Abort.SUCCEEDED
+                return _lowlevel.Abort.SUCCEEDED
 
             self._parked = True
-            await trio.lowlevel.wait_task_rescheduled(abort)
+            await _lowlevel.wait_task_rescheduled(abort)
         if late_cancel:
-            await trio.lowlevel.checkpoint_if_cancelled()
+            await _lowlevel.checkpoint_if_cancelled()
         return self._value  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        state = ("waiting", "woken", "left")[self._state]
+        return f"<Parker {state}>"
 
 
 async def checkpoint() -> None:
     """Yield to the scheduler once and raise a pending cancellation (any backend)."""
-    if current_loop() is not None:
+    if _running_loop() is not None:
         await asyncio.sleep(0)
     else:
-        import trio
+        await _trio().checkpoint()
 
-        await trio.lowlevel.checkpoint()
+
+async def checkpoint_if_cancelled() -> None:
+    """On trio, raise a pending cancellation (yielding only then); on asyncio, nothing.
+
+    asyncio has no way to ask whether a cancellation is pending without yielding, so there an
+    operation that completes at once neither yields nor raises, as ``asyncio.Queue`` does.
+    """
+    if _running_loop() is None:
+        await _trio().checkpoint_if_cancelled()

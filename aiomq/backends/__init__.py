@@ -1,0 +1,133 @@
+"""Backends: where records go. ``memory://[name]`` (in process) and ``kafka://host:port,...``.
+
+``backend_from_url`` turns a URL into an unopened ``Backend``; ``aiomq.connect`` calls it.
+The Kafka backend is imported only when a ``kafka://`` URL is used, so ``memory://`` starts
+without loading aiokafka.
+
+URL options, as a query string, apply to both schemes:
+
+- ``auto_create_topics`` (``true``): whether this client may create a missing topic on first
+  produce or metadata request (the Java client's ``allow.auto.create.topics``). The broker
+  must allow it too (Kafka's ``auto.create.topics.enable``, ``MemoryBroker.auto_create_topics``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import ConfigError
+from .base import (
+    EARLIEST,
+    LATEST,
+    Backend,
+    CommittedOffset,
+    FetchResult,
+    PartitionInfo,
+    ProduceRecord,
+    ProduceResult,
+    Record,
+    TopicExists,
+    TopicInfo,
+    TopicPartition,
+)
+from .memory import MemoryBackend, MemoryBroker, broker, drop_broker
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "Backend",
+    "CommittedOffset",
+    "FetchResult",
+    "MemoryBackend",
+    "MemoryBroker",
+    "PartitionInfo",
+    "ProduceRecord",
+    "ProduceResult",
+    "Record",
+    "TopicExists",
+    "TopicInfo",
+    "TopicPartition",
+    "backend_from_url",
+    "broker",
+    "drop_broker",
+    "parse_bootstrap",
+]
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_OPTIONS = {"auto_create_topics"}
+DEFAULT_KAFKA_PORT = 9092
+
+
+def backend_from_url(url: str, config: Config) -> Backend:
+    """Return the (unopened) backend a URL names. A bad URL raises ``ConfigError("url", ...)``.
+
+    ``memory://`` is the shared in-process broker, ``memory://name`` a separate one;
+    ``kafka://host:port[,host:port]`` a Kafka cluster (port 9092 when left out).
+    """
+    if not isinstance(url, str):
+        raise ConfigError("url", f"must be a str, not {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError("url", f"{url!r} is not a URL: {exc}") from None
+    if parts.fragment:
+        raise ConfigError("url", f"{url!r}: a fragment means nothing here")
+    options = _options(url, parts.query)
+    auto_create = options.get("auto_create_topics", True)
+    if parts.scheme == "memory":
+        if parts.path not in ("", "/"):
+            raise ConfigError("url", f"{url!r}: use memory://NAME, without a path")
+        return MemoryBackend(broker(parts.netloc), url=url, auto_create_topics=auto_create)
+    if parts.scheme == "kafka":
+        hosts = parse_bootstrap(parts.netloc, url)
+        if parts.path not in ("", "/"):
+            raise ConfigError("url", f"{url!r}: use kafka://HOST:PORT[,HOST:PORT], without a path")
+        from .kafka import KafkaBackend
+
+        return KafkaBackend(hosts, config, url=url, auto_create_topics=auto_create)
+    raise ConfigError(
+        "url", f"{url!r}: unknown scheme {parts.scheme!r}; use memory://[name] or kafka://host:port"
+    )
+
+
+def parse_bootstrap(netloc: str, url: str = "") -> list[tuple[str, int]]:
+    """``"h1:9092,h2"`` → ``[("h1", 9092), ("h2", 9092)]``; ``ConfigError("url")`` if bad."""
+    shown = url or netloc
+    if not netloc:
+        raise ConfigError("url", f"{shown!r}: no broker address (kafka://host:port)")
+    if "@" in netloc:
+        raise ConfigError("url", f"{shown!r}: credentials go in Config.net.sasl, not the URL")
+    hosts: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        host, sep, port_text = item.rpartition(":")
+        if not sep:
+            host, port_text = item, str(DEFAULT_KAFKA_PORT)
+        if host.startswith("[") and host.endswith("]"):  # an IPv6 literal
+            host = host[1:-1]
+        if not host:
+            raise ConfigError("url", f"{shown!r}: empty host in {item!r}")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError("url", f"{shown!r}: bad port {port_text!r} in {item!r}")
+        hosts.append((host, int(port_text)))
+    return hosts
+
+
+def _options(url: str, query: str) -> dict[str, bool]:
+    options: dict[str, bool] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise ConfigError("url", f"{url!r}: malformed query string") from None
+    for key, value in pairs:
+        if key not in _OPTIONS:
+            known = ", ".join(sorted(_OPTIONS))
+            raise ConfigError("url", f"{url!r}: unknown option {key!r} (known: {known})")
+        flag = _FLAGS.get(value.lower())
+        if flag is None:
+            raise ConfigError("url", f"{url!r}: option {key} must be true or false, not {value!r}")
+        options[key] = flag
+    return options

@@ -1,0 +1,254 @@
+"""The backend interface: the few operations aiomq's messaging layer needs from a log broker.
+
+Producers, consumers, groups and the admin are written once over ``Backend``; ``kafka://``
+(aiokafka) and ``memory://`` (the in-process broker) implement it and pass one contract suite
+(tests/backends/test_contract.py). A backend deals in bytes: codecs and partitioners run in
+the client above it. docs/architecture.md explains how to add a third backend.
+
+The Go counterpart is sarama's ``Broker``/``Client`` pair, reduced to what a client needs:
+produce a batch to one partition, fetch from a position with a long poll, partition
+metadata and offsets, topic admin, and group-offset storage. Go's ``interface`` is a
+``typing.Protocol`` here: a backend satisfies it by shape, without inheriting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol, TypeAlias, runtime_checkable
+
+from ..errors import AiomqError
+from ..message import Headers
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "Backend",
+    "CommittedOffset",
+    "FetchResult",
+    "PartitionInfo",
+    "ProduceRecord",
+    "ProduceResult",
+    "Record",
+    "TopicExists",
+    "TopicInfo",
+    "TopicPartition",
+]
+
+LATEST = -1
+"""``list_offsets`` spec for the high watermark (sarama's ``OffsetNewest``, Kafka's -1)."""
+
+EARLIEST = -2
+"""``list_offsets`` spec for the log start offset (sarama's ``OffsetOldest``, Kafka's -2)."""
+
+TopicPartition: TypeAlias = tuple[str, int]
+"""A ``(topic, partition)`` pair, the key of group offsets."""
+
+
+class TopicExists(AiomqError):
+    """A topic of that name already exists (Kafka's ``TOPIC_ALREADY_EXISTS``).
+
+    Raised by ``create_topic``; sarama returns ``ErrTopicAlreadyExists``.
+    """
+
+
+class ProduceRecord(NamedTuple):
+    """One record handed to ``Backend.produce``: encoded key and value, headers, timestamp.
+
+    ``timestamp`` is milliseconds since the epoch (Kafka's CreateTime); ``None`` lets the
+    backend stamp the record with the current time.
+    """
+
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp: int | None = None
+
+
+class Record(NamedTuple):
+    """One record as stored in a partition's log and returned by ``Backend.fetch``.
+
+    A tuple, so a fetch builds no objects beyond what the log already holds.
+    """
+
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class ProduceResult:
+    """Where a produced batch landed: the first record's offset and each record's timestamp.
+
+    The records of one batch get contiguous offsets ``base_offset, base_offset + 1, ...``.
+    ``timestamps[i]`` is what the log recorded for record ``i``: its CreateTime, or the
+    broker's append time under ``LogAppendTime``. ``base_offset`` is -1 when the producer did
+    not wait for an acknowledgement (``Acks.NONE``): the offsets are then unknown.
+    """
+
+    base_offset: int
+    timestamps: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch returned.
+
+    ``records`` are in offset order, all at or after the requested offset (possibly empty
+    when the wait ran out). ``next_offset`` is where the next fetch should start: one past
+    the last record, or further when the log holds offsets no consumer sees (Kafka's
+    transaction markers); it equals the requested offset when nothing was read.
+    ``high_watermark`` is the offset the next produced record will get (the partition's
+    end), ``log_start_offset`` the oldest offset still held.
+    """
+
+    records: Sequence[Record]
+    next_offset: int
+    high_watermark: int
+    log_start_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """One partition of a topic (a row of sarama's ``TopicMetadata.Partitions``).
+
+    ``leader``, ``replicas`` and ``isr`` are broker ids; the in-process broker is broker 0.
+    ``leader`` is -1 while the partition has no leader (Kafka's ``LEADER_NOT_AVAILABLE``).
+    """
+
+    id: int
+    leader: int
+    replicas: tuple[int, ...] = ()
+    isr: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic and its partitions, ordered by partition id (sarama's ``TopicMetadata``)."""
+
+    name: str
+    partitions: tuple[PartitionInfo, ...] = field(default=())
+    internal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedOffset:
+    """A group's committed position in one partition (sarama's ``OffsetFetchResponseBlock``).
+
+    ``offset`` is the next record the group will read (a consumed offset plus one, what
+    ``mark_offset`` stores); ``metadata`` is the free text committed with it.
+    """
+
+    offset: int
+    metadata: str = ""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The operations every aiomq backend provides; all of them are coroutines but ``url``.
+
+    Errors are aiomq's own (``UnknownTopic``, ``OffsetOutOfRange``, ``MessageTooLarge``,
+    ``BrokerUnavailable``, ...), never a library's: a backend maps them in one place.
+    Nothing here encodes values or chooses partitions; the client does that.
+    """
+
+    @property
+    def url(self) -> str:
+        """The URL the backend was opened from."""
+        ...
+
+    async def open(self) -> None:
+        """Connect (a no-op in process). Called once, before any other operation."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and wake parked fetches. Idempotent."""
+        ...
+
+    async def produce(
+        self, topic: str, partition: int, records: Sequence[ProduceRecord]
+    ) -> ProduceResult:
+        """Append ``records`` to one partition as one batch, all or none, in order.
+
+        Creates the topic first when it is missing and auto-creation is on. Raises
+        ``UnknownTopic`` (topic or partition missing) and ``MessageTooLarge`` (a record over
+        the broker's maximum; then nothing is appended).
+        """
+        ...
+
+    async def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        *,
+        max_wait: float,
+        min_bytes: int = 1,
+        max_bytes: int = 1 << 20,
+        max_records: int | None = None,
+    ) -> FetchResult:
+        """Read records starting at ``offset``: a long poll, as Kafka's Fetch.
+
+        Returns as soon as at least ``min_bytes`` of records are available, or after
+        ``max_wait`` seconds with whatever there is (possibly nothing). ``max_bytes`` bounds
+        the answer but at least one record is returned when one is available, so a record
+        larger than ``max_bytes`` never stalls a consumer. ``max_records`` caps the count.
+        Raises ``OffsetOutOfRange`` when ``offset`` is before the log start or past the high
+        watermark (fetching *at* the high watermark waits for new records) and
+        ``UnknownTopic``; a fetch never creates a topic.
+        """
+        ...
+
+    async def partitions(self, topic: str) -> list[int]:
+        """The partition ids of ``topic`` in order; creates it when missing and allowed."""
+        ...
+
+    async def list_offsets(self, topic: str, specs: Mapping[int, int]) -> dict[int, int | None]:
+        """Resolve one offset per partition: ``{partition: spec}`` → ``{partition: offset}``.
+
+        A spec is ``EARLIEST`` (the log start), ``LATEST`` (the high watermark) or a
+        timestamp in milliseconds: the first offset whose record timestamp is at or after
+        it, or ``None`` when no record is that recent.
+        """
+        ...
+
+    async def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication: int | None = None,
+        config: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create a topic. ``TopicExists`` when it exists; ``ValueError`` for bad arguments."""
+        ...
+
+    async def delete_topic(self, name: str) -> None:
+        """Delete a topic and its records. ``UnknownTopic`` when missing."""
+        ...
+
+    async def list_topics(self) -> list[str]:
+        """Names of the topics, sorted, without internal ones (``__consumer_offsets``)."""
+        ...
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        """The topic's partitions with their leaders and replicas. ``UnknownTopic``."""
+        ...
+
+    async def commit_offsets(
+        self, group: str, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """Store ``offsets`` for ``group``, replacing earlier commits of those partitions.
+
+        A plain store with no group membership check (Kafka's commit with generation -1, as
+        sarama-cluster's offset manager outside a session). ``UnknownTopic`` for a missing
+        partition.
+        """
+        ...
+
+    async def committed_offsets(
+        self, group: str, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, CommittedOffset]:
+        """The group's committed offsets; partitions with no commit are left out."""
+        ...

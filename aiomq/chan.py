@@ -1,0 +1,509 @@
+"""Go's channels for coroutines: ``Chan[T]``, ``close``, ``async for`` and ``select``.
+
+A channel is a FIFO between tasks of one event loop (asyncio or trio), with Go's semantics:
+capacity 0 is a rendezvous, a closed channel drains and then reports closure, and ``select``
+fires exactly one ready case, chosen at random. Where aiomq differs from Go:
+
+- Go panics on a send to a closed channel or a second close; aiomq raises ``ChanClosed``.
+  ``recv()`` on a closed, drained channel raises ``ChanClosed`` too (Go returns the zero value);
+  ``recv_ok()`` is Go's ``v, ok := <-ch`` and returns ``(None, False)`` instead.
+- An operation that can complete at once does not yield to the scheduler (as in Go, and as
+  ``asyncio.Queue``'s ``put``/``get``). On trio it still raises a cancellation that is already
+  pending (``trio.lowlevel.checkpoint_if_cancelled``), so a cancelled loop over a busy channel
+  stops; on asyncio it does not (asyncio cannot ask without yielding). An operation that has
+  to wait is a full checkpoint on both.
+- Cancelling a waiting ``send``, ``recv`` or ``select`` consumes and delivers nothing. A value
+  already handed to a receiver when its cancellation arrives is returned, and the
+  cancellation is raised at the task's next checkpoint: no value is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections import deque
+from contextlib import suppress
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from ._park import Parker, checkpoint_if_cancelled
+from .context import Context
+from .errors import AiomqError, ChanClosed
+
+__all__ = [
+    "Chan",
+    "RecvCase",
+    "SendCase",
+    "WouldBlock",
+    "recv",
+    "recv_ok",
+    "select",
+    "send",
+]
+
+T = TypeVar("T")
+
+# One C call per operation picks the asyncio path (no cancellation check) or the trio one.
+_running_loop = asyncio._get_running_loop
+
+
+class WouldBlock(AiomqError, anyio.WouldBlock):
+    """``send_nowait`` or ``recv_nowait`` could not complete without waiting.
+
+    Go has no counterpart (it uses ``select`` with ``default``). It is also an
+    ``anyio.WouldBlock``, so code written against anyio's streams catches it too.
+    """
+
+
+class _Waiter:
+    """One task's place in one channel's queue (Go's ``sudog``).
+
+    A select enqueues one waiter per case, all sharing its one parker; the first waker wins
+    and the parker's value is the waiter that fired. ``value`` is the value to send (send
+    waiters) or the value received (receive waiters); ``ok`` becomes True when the exchange
+    happened and stays False when the channel was closed instead.
+    """
+
+    __slots__ = ("index", "ok", "parker", "value")
+
+    def __init__(self, parker: Parker[Any], index: int, value: Any) -> None:
+        self.parker = parker
+        self.index = index
+        self.value = value
+        self.ok = False
+
+
+def _pop_live(queue: deque[_Waiter]) -> _Waiter | None:
+    """Pop and wake the first waiter still waiting; skip (drop) those woken elsewhere or gone."""
+    while queue:
+        waiter = queue.popleft()
+        if waiter.parker.wake(waiter):
+            waiter.ok = True
+            return waiter
+    return None
+
+
+def _has_live(queue: deque[_Waiter]) -> bool:
+    """Whether ``queue`` holds a waiter that is still waiting (drops dead ones at its head)."""
+    while queue:
+        if queue[0].parker.waiting:
+            return True
+        queue.popleft()
+    return False
+
+
+def _discard(queue: deque[_Waiter], waiter: _Waiter) -> None:
+    # A waker may have dropped it already (a select woken through another case).
+    with suppress(ValueError):
+        queue.remove(waiter)
+
+
+_EMPTY: Any = object()  # _take(): nothing to receive right now
+_CLOSED: Any = object()  # _take(): closed and drained
+
+
+class Chan(Generic[T]):
+    """A channel of values of type ``T`` (Go's ``chan T``), for tasks of one event loop.
+
+    ``capacity`` is the buffer size: 0 (the default) makes a rendezvous channel, where a send
+    completes only when a receiver takes the value. ``await send(v)``, ``await recv()``,
+    ``await recv_ok()``, ``send_nowait``, ``recv_nowait``, ``close()``, ``async for v in ch``,
+    ``len(ch)`` (values buffered) and ``cap``. Waiting senders and receivers are served in
+    FIFO order. Unlike Go, a channel is not safe to share between threads or event loops.
+    """
+
+    __slots__ = ("_buf", "_cap", "_closed", "_recvq", "_sendq")
+
+    # Invariants, counting only waiters whose parker is still waiting (wakers drop the rest):
+    # a waiting receiver implies an empty buffer; a waiting sender implies a full buffer
+    # (always true at capacity 0); receivers and senders never both wait; once closed,
+    # nobody waits and nothing is added to the buffer.
+
+    def __init__(self, capacity: int = 0) -> None:
+        if not isinstance(capacity, int) or isinstance(capacity, bool):
+            raise TypeError(f"Chan capacity must be an int, not {type(capacity).__name__}")
+        if capacity < 0:
+            raise ValueError(f"Chan capacity must be >= 0, not {capacity}")
+        self._cap = capacity
+        self._buf: deque[T] = deque()
+        self._recvq: deque[_Waiter] = deque()
+        self._sendq: deque[_Waiter] = deque()
+        self._closed = False
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def cap(self) -> int:
+        """The buffer size given at construction (Go's ``cap(ch)``)."""
+        return self._cap
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called (values may still be buffered)."""
+        return self._closed
+
+    def __len__(self) -> int:
+        """The number of buffered values (Go's ``len(ch)``); always 0 at capacity 0."""
+        return len(self._buf)
+
+    def __repr__(self) -> str:
+        closed = " closed" if self._closed else ""
+        return f"<Chan len={len(self._buf)} cap={self._cap}{closed}>"
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _offer(self, value: T) -> bool:
+        """Send without waiting if possible; False if the send would block."""
+        if self._closed:
+            raise ChanClosed("send on closed channel")
+        recvq = self._recvq
+        while recvq:
+            waiter = recvq.popleft()
+            if waiter.parker.wake(waiter):
+                waiter.value = value
+                waiter.ok = True
+                return True
+        buf = self._buf
+        if len(buf) < self._cap:
+            buf.append(value)
+            return True
+        return False
+
+    def send_nowait(self, value: T) -> None:
+        """Send ``value`` if that needs no waiting, else raise ``WouldBlock``.
+
+        It succeeds when a receiver is waiting or the buffer has room. Raises ``ChanClosed``
+        on a closed channel.
+        """
+        if not self._offer(value):
+            raise WouldBlock("send would block: channel full and no receiver waiting")
+
+    async def send(self, value: T) -> None:
+        """Send ``value``, waiting for buffer room or, at capacity 0, for a receiver.
+
+        Raises ``ChanClosed`` if the channel is closed, before or while waiting (Go panics).
+        A cancelled send delivers nothing; a send that completed before its cancellation
+        arrived returns, and the cancellation is raised at the next checkpoint.
+        """
+        if _running_loop() is None:
+            await checkpoint_if_cancelled()
+        buf = self._buf
+        if self._recvq or self._closed or len(buf) >= self._cap:
+            await self._send_slow(value)
+        else:
+            buf.append(value)  # the fast path, inlined: no receiver waits, room in the buffer
+
+    async def _send_slow(self, value: T) -> None:
+        if self._offer(value):
+            return
+        parker: Parker[_Waiter] = Parker()
+        waiter = _Waiter(parker, 0, value)
+        self._sendq.append(waiter)
+        try:
+            await parker.park()
+        except BaseException:
+            _discard(self._sendq, waiter)
+            raise
+        if not waiter.ok:
+            raise ChanClosed("send on closed channel")
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _take(self) -> Any:
+        """Receive without waiting: a value, ``_EMPTY`` if it would block, or ``_CLOSED``."""
+        buf = self._buf
+        if buf:
+            value = buf.popleft()
+            if self._sendq:
+                # The buffer was full: the first waiting sender's value takes the free slot
+                # and its send completes (Go's recv on a full buffered channel).
+                sender = _pop_live(self._sendq)
+                if sender is not None:
+                    buf.append(sender.value)
+            return value
+        if self._sendq:
+            sender = _pop_live(self._sendq)
+            if sender is not None:
+                return sender.value
+        return _CLOSED if self._closed else _EMPTY
+
+    async def _recv_slow(self) -> Any:
+        """Receive, waiting if needed: a value, or ``_CLOSED`` once closed and drained."""
+        value = self._take()
+        if value is not _EMPTY:
+            return value
+        parker: Parker[_Waiter] = Parker()
+        waiter = _Waiter(parker, 0, None)
+        self._recvq.append(waiter)
+        try:
+            await parker.park()
+        except BaseException:
+            _discard(self._recvq, waiter)
+            raise
+        return waiter.value if waiter.ok else _CLOSED
+
+    def recv_nowait(self) -> T:
+        """Receive a value if that needs no waiting, else raise ``WouldBlock``.
+
+        Raises ``ChanClosed`` once the channel is closed and drained.
+        """
+        value = self._take()
+        if value is _EMPTY:
+            raise WouldBlock("receive would block: channel empty and no sender waiting")
+        if value is _CLOSED:
+            raise ChanClosed("receive from closed channel")
+        return value  # type: ignore[no-any-return]
+
+    # recv, recv_ok and __anext__ inline the fast path (a buffered value, no sender waiting)
+    # to stay within a few attribute reads of asyncio.Queue's get.
+
+    async def recv(self) -> T:
+        """Receive the next value, waiting for one if needed (Go's ``<-ch``).
+
+        Raises ``ChanClosed`` once the channel is closed and every buffered value has been
+        received (Go returns the zero value; see ``recv_ok``). A cancelled receive takes
+        nothing from the channel.
+        """
+        if _running_loop() is None:
+            await checkpoint_if_cancelled()
+        buf = self._buf
+        if buf and not self._sendq:
+            return buf.popleft()
+        value = await self._recv_slow()
+        if value is _CLOSED:
+            raise ChanClosed("receive from closed channel")
+        return value  # type: ignore[no-any-return]
+
+    async def recv_ok(self) -> tuple[T | None, bool]:
+        """Receive ``(value, True)``, or ``(None, False)`` once closed and drained.
+
+        Go's ``v, ok := <-ch``; Go's zero value is None here.
+        """
+        if _running_loop() is None:
+            await checkpoint_if_cancelled()
+        buf = self._buf
+        if buf and not self._sendq:
+            return buf.popleft(), True
+        value = await self._recv_slow()
+        if value is _CLOSED:
+            return None, False
+        return value, True
+
+    def __aiter__(self) -> Chan[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        """``async for v in ch``: receives until the channel is closed and drained (Go's
+        ``for v := range ch``)."""
+        if _running_loop() is None:
+            await checkpoint_if_cancelled()
+        buf = self._buf
+        if buf and not self._sendq:
+            return buf.popleft()
+        value = await self._recv_slow()
+        if value is _CLOSED:
+            raise StopAsyncIteration
+        return value  # type: ignore[no-any-return]
+
+    # -- closing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the channel: no more sends; receivers drain the buffer, then see closure.
+
+        Waiting receivers wake and see closure (the buffer is empty when they wait); waiting
+        senders wake with ``ChanClosed`` (Go panics them). Closing twice raises ``ChanClosed``.
+        """
+        if self._closed:
+            raise ChanClosed("close of closed channel")
+        self._closed = True
+        for queue in (self._recvq, self._sendq):
+            while queue:
+                waiter = queue.popleft()
+                waiter.parker.wake(waiter)  # ok stays False: woken by close
+
+
+class RecvCase(Generic[T]):
+    """A receive case of ``select``; make it with ``recv(ch)`` or ``recv_ok(ch)``."""
+
+    __slots__ = ("chan", "with_ok")
+
+    def __init__(self, chan: Chan[T] | None, with_ok: bool) -> None:
+        self.chan = chan
+        self.with_ok = with_ok
+
+
+class SendCase(Generic[T]):
+    """A send case of ``select``; make it with ``send(ch, value)``."""
+
+    __slots__ = ("chan", "value")
+
+    def __init__(self, chan: Chan[T] | None, value: T) -> None:
+        self.chan = chan
+        self.value = value
+
+
+def recv(chan: Chan[T] | None) -> RecvCase[T]:
+    """A ``select`` case receiving from ``chan`` (Go's ``case v := <-ch``).
+
+    Its value is the value received. When it fires on a closed, drained channel ``select``
+    raises ``ChanClosed``; use ``recv_ok`` to get ``(None, False)`` instead. A case on None
+    never fires (Go's nil channel).
+    """
+    return RecvCase(chan, False)
+
+
+def recv_ok(chan: Chan[T] | None) -> RecvCase[T]:
+    """A ``select`` case receiving from ``chan`` whose value is ``(value, ok)``.
+
+    Go's ``case v, ok := <-ch``: ``(value, True)``, or ``(None, False)`` when the channel is
+    closed and drained (a closed channel is always ready, as in Go).
+    """
+    return RecvCase(chan, True)
+
+
+def send(chan: Chan[T] | None, value: T) -> SendCase[T]:
+    """A ``select`` case sending ``value`` on ``chan`` (Go's ``case ch <- v``).
+
+    Its value in ``select``'s result is None. A closed channel makes the case ready, and
+    ``select`` raises ``ChanClosed`` if it is chosen (Go panics). A case on None never fires.
+    """
+    return SendCase(chan, value)
+
+
+Case = RecvCase[Any] | SendCase[Any] | Context | None
+"""What ``select`` accepts: ``recv(ch)``, ``recv_ok(ch)``, ``send(ch, v)``, a Context, None."""
+
+_MISSING: Any = object()
+_TIMER: Any = object()  # a select's parker woken by its context deadline's timer
+
+
+def _ready(case: Case) -> bool:
+    if isinstance(case, RecvCase):
+        ch = case.chan
+        return ch is not None and bool(ch._buf or _has_live(ch._sendq) or ch._closed)
+    if isinstance(case, SendCase):
+        ch = case.chan
+        return ch is not None and (ch._closed or _has_live(ch._recvq) or len(ch._buf) < ch._cap)
+    if isinstance(case, Context):
+        return case.err() is not None
+    if case is None:
+        return False
+    raise TypeError(
+        f"select case must be recv(ch), recv_ok(ch), send(ch, v), a Context or None, "
+        f"not {type(case).__name__}"
+    )
+
+
+def _fire(case: Case) -> Any:
+    """Perform a case ``_ready`` found ready, returning its value."""
+    if isinstance(case, RecvCase):
+        assert case.chan is not None
+        value = case.chan._take()
+        if value is _CLOSED:
+            if case.with_ok:
+                return None, False
+            raise ChanClosed("receive from closed channel")
+        return (value, True) if case.with_ok else value
+    if isinstance(case, SendCase):
+        assert case.chan is not None
+        case.chan._offer(case.value)
+        return None
+    assert isinstance(case, Context)
+    return case.err()
+
+
+async def select(*cases: Case, default: Any = _MISSING) -> tuple[int, Any]:
+    """Wait until one of ``cases`` can proceed, perform exactly that one, return
+    ``(index, value)`` (Go's ``select``).
+
+    ``index`` is the case's position among ``cases``. The value of ``recv(ch)`` is the value
+    received, of ``recv_ok(ch)`` a ``(value, ok)`` pair, of ``send(ch, v)`` None, and of a
+    Context (ready once it has ended, by cancellation or deadline) its ``err()``. When several
+    cases are ready, one is chosen uniformly at random (Go's poll order shuffle), so no
+    case starves. With ``default=`` given and no case ready, returns ``(-1, default)`` at
+    once (Go's ``default:`` clause). A case on None, or ``select()`` with no cases, never
+    fires (Go's nil channel and ``select {}``).
+
+    Raises ``ChanClosed`` when the chosen case is ``recv`` on a closed, drained channel or
+    ``send`` on a closed channel. A cancelled select performs no case.
+    """
+    loop = _running_loop()
+    if loop is None:
+        await checkpoint_if_cancelled()
+    while True:
+        ready = [i for i, case in enumerate(cases) if _ready(case)]
+        if ready:
+            index = ready[0] if len(ready) == 1 else random.choice(ready)
+            return index, _fire(cases[index])
+        if default is not _MISSING:
+            return -1, default
+        fired = await _park(cases, loop)
+        if fired is not None:
+            return fired
+        # A context deadline passed: poll again, where that context is now ready.
+
+
+async def _park(
+    cases: tuple[Case, ...], loop: asyncio.AbstractEventLoop | None
+) -> tuple[int, Any] | None:
+    """Enqueue one parker on every case and wait; None when woken by a deadline timer."""
+    parker: Parker[Any] = Parker()
+    enqueued: list[tuple[deque[_Waiter], _Waiter]] = []
+    unsubscribes = []
+    deadline = math.inf
+    for index, case in enumerate(cases):
+        if isinstance(case, RecvCase | SendCase):
+            if case.chan is None:
+                continue
+            if isinstance(case, RecvCase):
+                waiter, queue = _Waiter(parker, index, None), case.chan._recvq
+            else:
+                waiter, queue = _Waiter(parker, index, case.value), case.chan._sendq
+            queue.append(waiter)
+            enqueued.append((queue, waiter))
+        elif isinstance(case, Context):
+            waiter = _Waiter(parker, index, None)
+            unsubscribes.append(case._subscribe(partial(parker.wake, waiter)))
+            case_deadline = case.deadline()
+            if case_deadline is not None:
+                deadline = min(deadline, case_deadline)
+    fired: Any = _TIMER
+    try:
+        if deadline == math.inf:
+            fired = await parker.park()
+        elif loop is not None:
+            # Deadlines are not events (see context.py): a timer wakes the parker instead.
+            handle = loop.call_at(deadline, parker.wake, _TIMER)
+            try:
+                fired = await parker.park()
+            finally:
+                handle.cancel()
+        else:
+            import trio
+
+            with trio.CancelScope(deadline=deadline):
+                fired = await parker.park()
+    finally:
+        for queue, waiter in enqueued:
+            if waiter is not fired:
+                _discard(queue, waiter)
+        for unsubscribe in unsubscribes:
+            unsubscribe()
+    if fired is _TIMER:
+        return None
+    case = cases[fired.index]
+    if isinstance(case, Context):
+        return fired.index, case.err()
+    if isinstance(case, SendCase):
+        if not fired.ok:
+            raise ChanClosed("send on closed channel")
+        return fired.index, None
+    assert isinstance(case, RecvCase)
+    if fired.ok:
+        return fired.index, (fired.value, True) if case.with_ok else fired.value
+    if case.with_ok:
+        return fired.index, (None, False)
+    raise ChanClosed("receive from closed channel")

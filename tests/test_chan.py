@@ -1,0 +1,544 @@
+"""Chan and select: Go's channel semantics on asyncio and trio."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from aiomq.chan import Chan, RecvCase, SendCase, WouldBlock, recv, recv_ok, select, send
+from aiomq.context import background, with_cancel, with_timeout
+from aiomq.errors import AiomqError, Canceled, ChanClosed, DeadlineExceeded
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """Runs an operation in a task and records how it ended."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.scope = anyio.CancelScope()
+
+    async def run(self, op: Callable[[], Awaitable[Any]]) -> None:
+        with self.scope:
+            try:
+                self.result = await op()
+            except Exception as exc:
+                self.error = exc
+            self.done = True
+
+
+class TestChan:
+    async def test_capacity_validated(self) -> None:
+        with pytest.raises(ValueError, match=">= 0"):
+            Chan(-1)
+        with pytest.raises(TypeError):
+            Chan(1.5)  # type: ignore[arg-type]
+        assert Chan().cap == 0
+        assert Chan(3).cap == 3
+
+    async def test_buffered_fifo_len_and_cap(self) -> None:
+        ch: Chan[int] = Chan(3)
+        for i in range(3):
+            await ch.send(i)
+        assert len(ch) == 3
+        assert [await ch.recv() for _ in range(3)] == [0, 1, 2]
+        assert len(ch) == 0
+
+    async def test_send_nowait_full_raises_would_block(self) -> None:
+        ch: Chan[int] = Chan(1)
+        ch.send_nowait(1)
+        with pytest.raises(WouldBlock):
+            ch.send_nowait(2)
+        assert len(ch) == 1
+
+    async def test_would_block_is_aiomq_and_anyio_error(self) -> None:
+        assert issubclass(WouldBlock, AiomqError)
+        assert issubclass(WouldBlock, anyio.WouldBlock)
+
+    async def test_recv_nowait_empty_raises_would_block(self) -> None:
+        with pytest.raises(WouldBlock):
+            Chan[int](1).recv_nowait()
+        with pytest.raises(WouldBlock):
+            Chan[int]().recv_nowait()
+
+    async def test_blocked_sender_value_moves_into_buffer_in_order(self) -> None:
+        ch: Chan[int] = Chan(2)
+        ch.send_nowait(1)
+        ch.send_nowait(2)
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(3))
+            await anyio.wait_all_tasks_blocked()
+            assert not sender.done
+            assert ch.recv_nowait() == 1
+            assert len(ch) == 2  # the waiting sender's value took the free slot
+        assert sender.done
+        assert [ch.recv_nowait(), ch.recv_nowait()] == [2, 3]
+
+    async def test_waiting_receivers_served_fifo(self) -> None:
+        ch: Chan[int] = Chan(5)
+        receivers = [Recorder() for _ in range(3)]
+        async with anyio.create_task_group() as tg:
+            for r in receivers:
+                tg.start_soon(r.run, ch.recv)
+                await anyio.wait_all_tasks_blocked()
+            for i in range(3):
+                await ch.send(i)
+        assert [r.result for r in receivers] == [0, 1, 2]
+
+
+class TestRendezvous:
+    async def test_send_blocks_until_a_receiver_takes_the_value(self) -> None:
+        ch: Chan[str] = Chan()
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send("v"))
+            await anyio.wait_all_tasks_blocked()
+            assert not sender.done
+            assert len(ch) == 0
+            assert await ch.recv() == "v"
+        assert sender.done
+        assert sender.error is None
+
+    async def test_recv_blocks_until_a_sender_comes(self) -> None:
+        ch: Chan[str] = Chan()
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, ch.recv)
+            await anyio.wait_all_tasks_blocked()
+            assert not receiver.done
+            await ch.send("v")  # a receiver waits: completes without blocking
+        assert receiver.result == "v"
+
+    async def test_send_nowait_needs_a_waiting_receiver(self) -> None:
+        ch: Chan[int] = Chan()
+        with pytest.raises(WouldBlock):
+            ch.send_nowait(1)
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, ch.recv)
+            await anyio.wait_all_tasks_blocked()
+            ch.send_nowait(1)
+        assert receiver.result == 1
+
+    async def test_recv_nowait_takes_from_waiting_sender(self) -> None:
+        ch: Chan[int] = Chan()
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(4))
+            await anyio.wait_all_tasks_blocked()
+            assert ch.recv_nowait() == 4
+        assert sender.done
+
+
+class TestClose:
+    async def test_send_on_closed_raises(self) -> None:
+        ch: Chan[int] = Chan(1)
+        ch.close()
+        with pytest.raises(ChanClosed):
+            await ch.send(1)
+        with pytest.raises(ChanClosed):
+            ch.send_nowait(1)
+        assert ch.closed
+
+    async def test_double_close_raises(self) -> None:
+        ch: Chan[int] = Chan()
+        ch.close()
+        with pytest.raises(ChanClosed):
+            ch.close()
+
+    async def test_buffered_values_drain_then_recv_raises(self) -> None:
+        ch: Chan[int] = Chan(3)
+        await ch.send(1)
+        await ch.send(2)
+        ch.close()
+        assert len(ch) == 2
+        assert await ch.recv() == 1
+        assert await ch.recv_ok() == (2, True)
+        with pytest.raises(ChanClosed):
+            await ch.recv()
+        assert await ch.recv_ok() == (None, False)
+        with pytest.raises(ChanClosed):
+            ch.recv_nowait()
+
+    async def test_iteration_drains_then_ends(self) -> None:
+        ch: Chan[int] = Chan(5)
+        for i in range(4):
+            ch.send_nowait(i)
+        ch.close()
+        assert [v async for v in ch] == [0, 1, 2, 3]
+        assert [v async for v in ch] == []
+
+    async def test_iteration_follows_a_producer(self) -> None:
+        ch: Chan[int] = Chan()
+        got: list[int] = []
+
+        async def produce() -> None:
+            for i in range(10):
+                await ch.send(i)
+            ch.close()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            async for v in ch:
+                got.append(v)
+        assert got == list(range(10))
+
+    async def test_close_wakes_blocked_receivers(self) -> None:
+        ch: Chan[int] = Chan(1)
+        plain, with_ok, iterating = Recorder(), Recorder(), Recorder()
+
+        async def iterate() -> list[int]:
+            return [v async for v in ch]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(plain.run, ch.recv)
+            tg.start_soon(with_ok.run, ch.recv_ok)
+            tg.start_soon(iterating.run, iterate)
+            await anyio.wait_all_tasks_blocked()
+            ch.close()
+        assert isinstance(plain.error, ChanClosed)
+        assert with_ok.result == (None, False)
+        assert iterating.result == []
+
+    async def test_close_wakes_blocked_senders_with_chan_closed(self) -> None:
+        ch: Chan[int] = Chan(1)
+        ch.send_nowait(1)
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(2))
+            await anyio.wait_all_tasks_blocked()
+            ch.close()
+        assert isinstance(sender.error, ChanClosed)
+        assert [v async for v in ch] == [1]  # the failed send left nothing behind
+
+    async def test_close_wakes_blocked_rendezvous_sender(self) -> None:
+        ch: Chan[int] = Chan()
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(2))
+            await anyio.wait_all_tasks_blocked()
+            ch.close()
+        assert isinstance(sender.error, ChanClosed)
+        assert await ch.recv_ok() == (None, False)
+
+
+class TestCancellation:
+    async def test_cancelled_recv_consumes_nothing(self) -> None:
+        ch: Chan[int] = Chan(1)
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, ch.recv)
+            await anyio.wait_all_tasks_blocked()
+            receiver.scope.cancel()
+        assert not receiver.done
+        await ch.send(9)
+        assert len(ch) == 1  # no stale receiver took it
+        assert ch.recv_nowait() == 9
+
+    async def test_cancelled_rendezvous_recv_leaves_no_stale_receiver(self) -> None:
+        ch: Chan[int] = Chan()
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, ch.recv)
+            await anyio.wait_all_tasks_blocked()
+            receiver.scope.cancel()
+        with pytest.raises(WouldBlock):
+            ch.send_nowait(1)
+
+    @pytest.mark.parametrize("capacity", [0, 1])
+    async def test_cancelled_send_delivers_nothing(self, capacity: int) -> None:
+        ch: Chan[int] = Chan(capacity)
+        if capacity:
+            ch.send_nowait(1)
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(2))
+            await anyio.wait_all_tasks_blocked()
+            sender.scope.cancel()
+        assert not sender.done
+        ch.close()
+        assert [v async for v in ch] == ([1] if capacity else [])
+
+    async def test_value_handed_to_a_receiver_being_cancelled_is_returned(self) -> None:
+        ch: Chan[int] = Chan(1)
+        got: list[int] = []
+        reached_next_checkpoint = False
+
+        async def receive(scope: anyio.CancelScope) -> None:
+            nonlocal reached_next_checkpoint
+            with scope:
+                got.append(await ch.recv())
+                await anyio.lowlevel.checkpoint()
+                reached_next_checkpoint = True
+
+        scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receive, scope)
+            await anyio.wait_all_tasks_blocked()
+            ch.send_nowait(5)  # handed straight to the waiting receiver...
+            scope.cancel()  # ...which is cancelled before it runs again
+        assert got == [5]
+        assert len(ch) == 0
+        assert scope.cancelled_caught
+        assert not reached_next_checkpoint
+
+    def test_value_handed_over_survives_a_native_task_cancel(self) -> None:
+        # asyncio's Task.cancel() lands even when the task's wait already completed; the
+        # received value must still come back, and the cancellation follow right after.
+        async def main() -> None:
+            ch: Chan[int] = Chan()
+            got: list[int] = []
+
+            async def receive() -> None:
+                got.append(await ch.recv())
+                await asyncio.sleep(0)
+
+            task = asyncio.ensure_future(receive())
+            await asyncio.sleep(0)
+            ch.send_nowait(5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert got == [5]
+
+        asyncio.run(main())
+
+    def test_cancel_requested_before_a_value_arrives_takes_nothing(self) -> None:
+        # The task has been cancelled but not run yet: the value goes to the next receiver.
+        async def main() -> None:
+            ch: Chan[int] = Chan(1)
+            task = asyncio.ensure_future(ch.recv())
+            await asyncio.sleep(0)
+            task.cancel()
+            ch.send_nowait(5)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert ch.recv_nowait() == 5
+
+        asyncio.run(main())
+
+    async def test_fast_path_on_trio_raises_pending_cancellation(self, anyio_backend: str) -> None:
+        ch: Chan[int] = Chan(1)
+        ch.send_nowait(1)
+        got: list[int] = []
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            got.append(await ch.recv())
+            await anyio.lowlevel.checkpoint()
+        assert scope.cancelled_caught
+        if anyio_backend == "trio":
+            assert (got, len(ch)) == ([], 1)  # raised before taking anything
+        else:
+            assert (got, len(ch)) == ([1], 0)  # asyncio cannot see it without yielding
+
+
+class TestSelect:
+    async def test_ready_recv_fires(self) -> None:
+        a: Chan[str] = Chan(1)
+        b: Chan[str] = Chan(1)
+        b.send_nowait("b")
+        assert await select(recv(a), recv(b)) == (1, "b")
+        assert len(b) == 0
+
+    async def test_ready_send_fires(self) -> None:
+        a: Chan[str] = Chan()
+        b: Chan[str] = Chan(1)
+        assert await select(send(a, "x"), send(b, "y")) == (1, None)
+        assert b.recv_nowait() == "y"
+
+    async def test_exactly_one_ready_case_fires(self) -> None:
+        a: Chan[int] = Chan(1)
+        b: Chan[int] = Chan(1)
+        c: Chan[int] = Chan(1)
+        a.send_nowait(1)
+        b.send_nowait(2)
+        index, _ = await select(recv(a), recv(b), send(c, 3))
+        changed = [len(a) == 0, len(b) == 0, len(c) == 1]
+        assert changed.count(True) == 1
+        assert changed[index]
+
+    async def test_ready_cases_are_chosen_at_random(self) -> None:
+        # Each of two always-ready cases wins with probability 1/2 per select: over 200
+        # selects, one never winning has probability 2**-199.
+        a: Chan[int] = Chan(1)
+        b: Chan[int] = Chan(1)
+        wins = [0, 0]
+        for _ in range(200):
+            if not len(a):
+                a.send_nowait(0)
+            if not len(b):
+                b.send_nowait(1)
+            index, value = await select(recv(a), recv(b))
+            assert value == index
+            wins[index] += 1
+        assert wins[0] > 0
+        assert wins[1] > 0
+
+    async def test_default_when_nothing_ready(self) -> None:
+        a: Chan[int] = Chan()
+        b: Chan[int] = Chan(1)
+        b.send_nowait(1)  # full: send not ready
+        assert await select(recv(a), send(b, 2), default="idle") == (-1, "idle")
+        assert await select(recv(a), default=None) == (-1, None)
+        assert len(b) == 1
+        assert await select(recv(b), default="idle") == (0, 1)
+
+    async def test_blocks_until_a_case_is_ready_and_leaves_no_stale_waiter(self) -> None:
+        a: Chan[int] = Chan()
+        b: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(recv(a), recv(b)))
+            await anyio.wait_all_tasks_blocked()
+            assert not selector.done
+            await b.send(7)
+        assert selector.result == (1, 7)
+        with pytest.raises(WouldBlock):
+            a.send_nowait(1)  # the select's waiter on `a` is gone
+
+    async def test_blocked_send_case_delivers_to_a_later_receiver(self) -> None:
+        a: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(send(a, 3), recv(Chan[int]())))
+            await anyio.wait_all_tasks_blocked()
+            assert await a.recv() == 3
+        assert selector.result == (0, None)
+
+    async def test_select_does_not_match_itself(self) -> None:
+        a: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(send(a, 1), recv(a)))
+            await anyio.wait_all_tasks_blocked()
+            assert not selector.done
+            assert await a.recv() == 1
+        assert selector.result == (0, None)
+
+    async def test_same_channel_twice_fires_once(self) -> None:
+        a: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(recv(a), recv(a)))
+            await anyio.wait_all_tasks_blocked()
+            a.send_nowait(1)
+        assert selector.result == (0, 1)
+        with pytest.raises(WouldBlock):
+            a.send_nowait(2)
+
+    async def test_context_case_fires_when_cancelled(self) -> None:
+        ctx, cancel = with_cancel(background())
+        a: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(recv(a), ctx))
+            await anyio.wait_all_tasks_blocked()
+            cancel()
+        index, err = selector.result
+        assert index == 1
+        assert isinstance(err, Canceled)
+        with pytest.raises(WouldBlock):
+            a.send_nowait(1)
+
+    async def test_context_case_fires_at_deadline(self) -> None:
+        ctx, cancel = with_timeout(background(), 0.01)
+        index, err = await select(recv(Chan[int]()), ctx)
+        assert index == 1
+        assert isinstance(err, DeadlineExceeded)
+        assert ctx.err() is err
+        cancel()
+
+    async def test_ended_context_is_ready(self) -> None:
+        ctx, cancel = with_cancel(background())
+        cancel()
+        index, err = await select(recv(Chan[int]()), ctx)
+        assert (index, type(err)) == (1, Canceled)
+
+    async def test_recv_on_closed_channel_raises(self) -> None:
+        a: Chan[int] = Chan()
+        a.close()
+        with pytest.raises(ChanClosed):
+            await select(recv(a))
+
+    async def test_recv_ok_case_reports_closure(self) -> None:
+        a: Chan[int] = Chan(1)
+        a.send_nowait(1)
+        a.close()
+        assert await select(recv_ok(a)) == (0, (1, True))
+        assert await select(recv_ok(a)) == (0, (None, False))
+
+    async def test_close_wakes_a_waiting_select(self) -> None:
+        a: Chan[int] = Chan()
+        b: Chan[int] = Chan()
+        with_ok, plain, sending = Recorder(), Recorder(), Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(with_ok.run, lambda: select(recv_ok(a), recv(Chan[int]())))
+            tg.start_soon(plain.run, lambda: select(recv(a)))
+            tg.start_soon(sending.run, lambda: select(send(b, 1)))
+            await anyio.wait_all_tasks_blocked()
+            a.close()
+            b.close()
+        assert with_ok.result == (0, (None, False))
+        assert isinstance(plain.error, ChanClosed)
+        assert isinstance(sending.error, ChanClosed)
+
+    async def test_send_case_on_closed_channel_raises(self) -> None:
+        a: Chan[int] = Chan(1)
+        a.close()
+        with pytest.raises(ChanClosed):
+            await select(send(a, 1))
+
+    async def test_none_cases_never_fire(self) -> None:
+        assert await select(None, recv(None), send(None, 1), default=0) == (-1, 0)
+        a: Chan[int] = Chan(1)
+        a.send_nowait(1)
+        assert await select(None, recv(a)) == (1, 1)
+
+    async def test_bad_case_raises_type_error(self) -> None:
+        with pytest.raises(TypeError, match="select case"):
+            await select(Chan[int]())  # type: ignore[arg-type]
+
+    async def test_case_constructors(self) -> None:
+        a: Chan[int] = Chan()
+        assert isinstance(recv(a), RecvCase)
+        assert isinstance(send(a, 1), SendCase)
+
+    async def test_cancelled_select_consumes_and_delivers_nothing(self) -> None:
+        a: Chan[int] = Chan(1)
+        b: Chan[int] = Chan()
+        selector = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selector.run, lambda: select(recv(a), send(b, 1)))
+            await anyio.wait_all_tasks_blocked()
+            selector.scope.cancel()
+        assert not selector.done
+        a.send_nowait(2)
+        assert a.recv_nowait() == 2  # still in the channel
+        with pytest.raises(WouldBlock):
+            b.recv_nowait()  # the send case left with the select
+
+    async def test_value_handed_to_a_select_being_cancelled_is_returned(self) -> None:
+        a: Chan[int] = Chan()
+        got: list[tuple[int, Any]] = []
+
+        async def selecting(scope: anyio.CancelScope) -> None:
+            with scope:
+                got.append(await select(recv(a), recv(Chan[int]())))
+                await anyio.lowlevel.checkpoint()
+
+        scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(selecting, scope)
+            await anyio.wait_all_tasks_blocked()
+            a.send_nowait(5)
+            scope.cancel()
+        assert got == [(0, 5)]
+        assert scope.cancelled_caught

@@ -1,0 +1,242 @@
+"""Property tests for Chan and select: a deque model, FIFO order, no value lost or duplicated.
+
+Each test is synchronous and runs its scenario with ``anyio.run`` on the backend given by
+``parametrize``, so hypothesis drives both asyncio and trio.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, deque
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiomq.chan import Chan, WouldBlock, recv_ok, select, send
+from aiomq.errors import ChanClosed
+
+BACKENDS = pytest.mark.parametrize("backend", ["asyncio", "trio"])
+SETTINGS = settings(max_examples=50, deadline=None)
+
+# One step of the model test: (operation, value, waits) where `waits` picks the awaiting
+# form (send/recv/select) over the *_nowait one; awaiting forms run only when they cannot
+# block, since the test has a single task.
+_op = st.tuples(
+    st.sampled_from(["send", "recv", "recv_ok", "select_send", "select_recv", "close"]),
+    st.integers(0, 1000),
+    st.booleans(),
+)
+
+
+async def _check_against_model(capacity: int, ops: list[tuple[str, int, bool]]) -> None:
+    ch: Chan[int] = Chan(capacity)
+    model: deque[int] = deque()
+    closed = False
+    for name, value, waits in ops:
+        can_send = not closed and len(model) < capacity
+        if name in ("send", "select_send"):
+            if closed:
+                with pytest.raises(ChanClosed):
+                    if name == "select_send":
+                        await select(send(ch, value), default=None)
+                    elif waits:
+                        await ch.send(value)
+                    else:
+                        ch.send_nowait(value)
+            elif name == "select_send":
+                result = await select(send(ch, value), default="full")
+                assert result == ((0, None) if can_send else (-1, "full"))
+                if can_send:
+                    model.append(value)
+            elif can_send:
+                if waits:
+                    await ch.send(value)
+                else:
+                    ch.send_nowait(value)
+                model.append(value)
+            else:
+                with pytest.raises(WouldBlock):
+                    ch.send_nowait(value)
+        elif name in ("recv", "recv_ok", "select_recv"):
+            expected: tuple[Any, bool] | None = (
+                (model.popleft(), True) if model else (None, False) if closed else None
+            )
+            if name == "select_recv":
+                got = await select(recv_ok(ch), default="empty")
+                assert got == ((-1, "empty") if expected is None else (0, expected))
+            elif expected is None:
+                with pytest.raises(WouldBlock):
+                    ch.recv_nowait()
+            elif name == "recv_ok" and waits:
+                assert await ch.recv_ok() == expected
+            elif not expected[1]:
+                with pytest.raises(ChanClosed):
+                    await ch.recv() if waits else ch.recv_nowait()
+            else:
+                assert (await ch.recv() if waits else ch.recv_nowait()) == expected[0]
+        else:
+            if closed:
+                with pytest.raises(ChanClosed):
+                    ch.close()
+            else:
+                ch.close()
+                closed = True
+        assert len(ch) == len(model)
+        assert ch.closed == closed
+
+
+class TestChanProperties:
+    @BACKENDS
+    @SETTINGS
+    @given(capacity=st.integers(0, 5), ops=st.lists(_op, max_size=60))
+    def test_single_task_operations_match_a_deque(
+        self, backend: str, capacity: int, ops: list[tuple[str, int, bool]]
+    ) -> None:
+        anyio.run(_check_against_model, capacity, ops, backend=backend)
+
+    @BACKENDS
+    @SETTINGS
+    @given(
+        capacity=st.integers(0, 4),
+        values=st.lists(st.integers(), max_size=40),
+        producer_yields=st.lists(st.integers(0, 3), max_size=40),
+        consumer_yields=st.lists(st.integers(0, 3), max_size=40),
+    )
+    def test_fifo_across_interleavings(
+        self,
+        backend: str,
+        capacity: int,
+        values: list[int],
+        producer_yields: list[int],
+        consumer_yields: list[int],
+    ) -> None:
+        async def main() -> list[int]:
+            ch: Chan[int] = Chan(capacity)
+            got: list[int] = []
+
+            async def produce() -> None:
+                for i, v in enumerate(values):
+                    for _ in range(producer_yields[i] if i < len(producer_yields) else 0):
+                        await anyio.lowlevel.checkpoint()
+                    await ch.send(v)
+                ch.close()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                async for v in ch:
+                    got.append(v)
+                    for _ in range(consumer_yields[len(got) % max(len(consumer_yields), 1)]
+                                   if consumer_yields else 0):
+                        await anyio.lowlevel.checkpoint()
+            return got
+
+        assert anyio.run(main, backend=backend) == values
+
+    @BACKENDS
+    @SETTINGS
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        producers=st.integers(1, 3),
+        consumers=st.integers(1, 3),
+        per_producer=st.integers(0, 15),
+        capacity=st.integers(0, 3),
+        cancel_rate=st.sampled_from([0.0, 0.1, 0.3]),
+    )
+    def test_no_value_lost_or_duplicated_under_cancellation(
+        self,
+        backend: str,
+        seed: int,
+        producers: int,
+        consumers: int,
+        per_producer: int,
+        capacity: int,
+        cancel_rate: float,
+    ) -> None:
+        delivered, received, left = anyio.run(
+            _exchange, seed, producers, consumers, per_producer, capacity, cancel_rate,
+            backend=backend,
+        )
+        assert len(set(received)) == len(received)
+        assert Counter(received) == Counter(delivered)
+        assert left == 0
+
+
+async def _exchange(
+    seed: int,
+    producers: int,
+    consumers: int,
+    per_producer: int,
+    capacity: int,
+    cancel_rate: float,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+    """Producers send over two channels (plain send or a two-way select), consumers receive
+    (plain recv_ok or a select over both), while a chaos task cancels operations at random.
+
+    A send that returned counts as delivered, a receive that returned as received; a
+    cancelled one must have done nothing.
+    """
+    rng = random.Random(seed)
+    chans: list[Chan[tuple[int, int]]] = [Chan(capacity), Chan(capacity)]
+    delivered: list[tuple[int, int]] = []
+    received: list[tuple[int, int]] = []
+    active: list[anyio.CancelScope] = []
+    stop = False
+
+    async def produce(p: int) -> None:
+        for k in range(per_producer):
+            value = (p, k)
+            a, b = rng.sample(chans, 2)
+            with anyio.CancelScope() as scope:
+                active.append(scope)
+                try:
+                    if rng.random() < 0.5:
+                        await a.send(value)
+                    else:
+                        await select(send(a, value), send(b, value))
+                    delivered.append(value)
+                finally:
+                    active.remove(scope)
+
+    async def consume() -> None:
+        open_chans: list[Chan[tuple[int, int]] | None] = list(chans)
+        while any(open_chans):
+            with anyio.CancelScope() as scope:
+                active.append(scope)
+                try:
+                    if rng.random() < 0.5:
+                        index = rng.choice([i for i, ch in enumerate(open_chans) if ch])
+                        ch = open_chans[index]
+                        assert ch is not None
+                        value, ok = await ch.recv_ok()
+                    else:
+                        index, (value, ok) = await select(*(recv_ok(ch) for ch in open_chans))
+                    if ok:
+                        assert value is not None
+                        received.append(value)
+                    else:
+                        open_chans[index] = None  # Go's "set the channel to nil"
+                finally:
+                    active.remove(scope)
+
+    async def chaos() -> None:
+        while not stop:
+            await anyio.lowlevel.checkpoint()
+            if active and rng.random() < cancel_rate:
+                rng.choice(active).cancel()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(chaos)
+        async with anyio.create_task_group() as tg:
+            for _ in range(consumers):
+                tg.start_soon(consume)
+            async with anyio.create_task_group() as senders:
+                for p in range(producers):
+                    senders.start_soon(produce, p)
+            for ch in chans:
+                ch.close()
+        stop = True
+    return delivered, received, sum(len(ch) for ch in chans)

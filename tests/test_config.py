@@ -1,0 +1,287 @@
+"""Config: sarama-like defaults, errors naming the dotted field, re-validation after mutation."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pytest
+
+from aiomq.codecs import JsonCodec
+from aiomq.config import (
+    Acks,
+    Compression,
+    Config,
+    ConsumerConfig,
+    FetchConfig,
+    GroupConfig,
+    NetConfig,
+    Offset,
+    OffsetsConfig,
+    ProducerConfig,
+    RebalanceStrategy,
+    SaslConfig,
+    SaslMechanism,
+    TlsConfig,
+)
+from aiomq.errors import AiomqError, ConfigError
+from aiomq.partitioner import RoundRobinPartitioner
+
+
+def set_path(cfg: Config, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    target: Any = cfg
+    for name in parents:
+        target = getattr(target, name)
+    setattr(target, last, value)
+
+
+class TestEnums:
+    def test_acks_are_kafka_values(self) -> None:
+        assert (Acks.NONE, Acks.LOCAL, Acks.ALL) == (0, 1, -1)
+
+    def test_offsets_are_sarama_sentinels(self) -> None:
+        assert (Offset.NEWEST, Offset.OLDEST) == (-1, -2)
+
+    @pytest.mark.parametrize(
+        ("compression", "name"),
+        [
+            (Compression.NONE, None),
+            (Compression.GZIP, "gzip"),
+            (Compression.SNAPPY, "snappy"),
+            (Compression.LZ4, "lz4"),
+            (Compression.ZSTD, "zstd"),
+        ],
+    )
+    def test_compression_maps_to_aiokafka_names(
+        self, compression: Compression, name: str | None
+    ) -> None:
+        assert compression.aiokafka_name == name
+
+
+class TestDefaults:
+    def test_sarama_defaults(self) -> None:
+        cfg = Config()
+        assert cfg.client_id == "aiomq"
+        assert cfg.channel_buffer_size == 256
+        assert cfg.key_codec == "bytes"
+        assert cfg.value_codec == "bytes"
+        assert cfg.producer.required_acks is Acks.LOCAL
+        assert cfg.producer.partitioner == "hash"
+        assert cfg.producer.return_successes is False
+        assert cfg.producer.timeout == 10.0
+        assert cfg.producer.max_message_bytes == 1024 * 1024
+        assert cfg.producer.compression is Compression.NONE
+        assert cfg.consumer.offsets.initial is Offset.NEWEST
+        assert cfg.consumer.offsets.commit_interval == 1.0
+        assert cfg.consumer.offsets.auto_commit is True
+        assert cfg.consumer.fetch.min == 1
+        assert cfg.consumer.max_wait == 0.5
+        assert cfg.group.return_notifications is False
+        assert cfg.group.heartbeat_interval < cfg.group.session_timeout
+        assert cfg.group.rebalance_strategy is RebalanceStrategy.RANGE
+        assert cfg.net.sasl.enabled is False
+        assert cfg.net.tls.enable is False
+
+    def test_sections_are_not_shared_between_configs(self) -> None:
+        a, b = Config(), Config()
+        a.producer.required_acks = Acks.ALL
+        assert b.producer.required_acks is Acks.LOCAL
+
+    def test_keyword_construction(self) -> None:
+        cfg = Config(
+            client_id="svc",
+            value_codec="json",
+            producer=ProducerConfig(required_acks=Acks.ALL, return_successes=True),
+            consumer=ConsumerConfig(offsets=OffsetsConfig(initial=Offset.OLDEST)),
+        )
+        assert cfg.producer.required_acks is Acks.ALL
+        assert cfg.consumer.offsets.initial is Offset.OLDEST
+
+    def test_a_misspelt_field_is_an_error_not_a_new_attribute(self) -> None:
+        # slots: a typo cannot silently configure nothing, as in Go.
+        cfg = Config()
+        with pytest.raises(AttributeError):
+            cfg.producer.timout = 3.0  # type: ignore[attr-defined]
+
+
+BAD_VALUES: list[tuple[str, Any]] = [
+    ("client_id", ""),
+    ("client_id", 5),
+    ("channel_buffer_size", -1),
+    ("channel_buffer_size", 1.5),
+    ("key_codec", "nope"),
+    ("value_codec", object()),
+    ("producer.required_acks", 2),
+    ("producer.required_acks", "all"),
+    ("producer.partitioner", "crc32"),
+    ("producer.partitioner", 42),
+    ("producer.return_successes", 1),
+    ("producer.timeout", 0),
+    ("producer.timeout", -1.0),
+    ("producer.timeout", True),
+    ("producer.timeout", float("nan")),
+    ("producer.timeout", float("inf")),
+    ("producer.timeout", "10"),
+    ("producer.max_message_bytes", 0),
+    ("producer.linger", -0.1),
+    ("producer.batch_size", 0),
+    ("producer.compression", "brotli"),
+    ("consumer.offsets.initial", 0),
+    ("consumer.offsets.initial", -3),
+    ("consumer.offsets.commit_interval", 0),
+    ("consumer.offsets.auto_commit", None),
+    ("consumer.fetch.min", 0),
+    ("consumer.fetch.default", 0),
+    ("consumer.fetch.max", -5),
+    ("consumer.max_wait", 0),
+    ("group.return_notifications", "yes"),
+    ("group.session_timeout", 0),
+    ("group.heartbeat_interval", -1),
+    ("group.rebalance_timeout", 0),
+    ("group.rebalance_strategy", "best"),
+    ("net.sasl.mechanism", "GSSAPI"),
+    ("net.sasl.username", None),
+    ("net.tls.enable", 1),
+    ("net.tls.context", "ctx"),
+    ("net.request_timeout", 0),
+    ("producer", None),
+    ("consumer.offsets", {}),
+    ("net.tls", TlsConfig),
+]
+
+
+class TestValidation:
+    @pytest.mark.parametrize(("path", "value"), BAD_VALUES)
+    def test_validate_after_mutation_names_the_field(self, path: str, value: Any) -> None:
+        cfg = Config()
+        set_path(cfg, path, value)
+        with pytest.raises(ConfigError) as info:
+            cfg.validate()
+        assert info.value.field == path
+        assert str(info.value).startswith(f"{path}: ")
+
+    def test_config_error_is_a_value_error_and_an_aiomq_error(self) -> None:
+        with pytest.raises(ValueError, match=r"producer\.timeout"):
+            ProducerConfig(timeout=0)
+        assert issubclass(ConfigError, AiomqError)
+
+    @pytest.mark.parametrize(
+        ("make", "field"),
+        [
+            (lambda: ProducerConfig(timeout=-1), "producer.timeout"),
+            (lambda: OffsetsConfig(initial=7), "consumer.offsets.initial"),  # type: ignore[arg-type]
+            (lambda: FetchConfig(default=10, max=5), "consumer.fetch.default"),
+            (lambda: ConsumerConfig(max_wait=0), "consumer.max_wait"),
+            (
+                lambda: GroupConfig(session_timeout=3, heartbeat_interval=3),
+                "group.heartbeat_interval",
+            ),
+            (lambda: SaslConfig(mechanism=SaslMechanism.PLAIN), "net.sasl.username"),
+            (lambda: TlsConfig(context=ssl.create_default_context()), "net.tls.context"),
+            (lambda: NetConfig(request_timeout=-2), "net.request_timeout"),
+            (lambda: Config(channel_buffer_size=-1), "channel_buffer_size"),
+        ],
+    )
+    def test_construction_validates(self, make: Any, field: str) -> None:
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert info.value.field == field
+
+    def test_heartbeat_must_be_shorter_than_session(self) -> None:
+        cfg = Config()
+        cfg.group.heartbeat_interval = cfg.group.session_timeout
+        with pytest.raises(ConfigError, match=r"shorter than group\.session_timeout"):
+            cfg.validate()
+
+    def test_fetch_default_may_not_exceed_max(self) -> None:
+        cfg = Config()
+        cfg.consumer.fetch.max = 1024
+        with pytest.raises(ConfigError) as info:
+            cfg.validate()
+        assert info.value.field == "consumer.fetch.default"
+
+    def test_unknown_codec_reports_the_config_field_and_known_names(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            Config(value_codec="yaml")
+        assert info.value.field == "value_codec"
+        assert "'yaml'" in str(info.value)
+        assert "'json'" in str(info.value)
+
+    def test_valid_mutation_passes(self) -> None:
+        cfg = Config()
+        cfg.producer.required_acks = Acks.ALL
+        cfg.producer.timeout = 2
+        cfg.consumer.offsets.initial = Offset.OLDEST
+        cfg.group.return_notifications = True
+        cfg.validate()
+        assert cfg.producer.required_acks is Acks.ALL
+
+
+class TestNormalisation:
+    @pytest.mark.parametrize(
+        ("path", "value", "expected"),
+        [
+            ("producer.required_acks", -1, Acks.ALL),
+            ("producer.required_acks", 0, Acks.NONE),
+            ("producer.compression", "gzip", Compression.GZIP),
+            ("consumer.offsets.initial", -2, Offset.OLDEST),
+            ("group.rebalance_strategy", "sticky", RebalanceStrategy.STICKY),
+        ],
+    )
+    def test_plain_values_become_enums(self, path: str, value: Any, expected: Any) -> None:
+        cfg = Config()
+        set_path(cfg, path, value)
+        cfg.validate()
+        *parents, last = path.split(".")
+        target: Any = cfg
+        for name in parents:
+            target = getattr(target, name)
+        got = getattr(target, last)
+        assert got is expected
+
+    def test_plain_values_in_constructors(self) -> None:
+        producer = ProducerConfig(required_acks=-1, compression="zstd")  # type: ignore[arg-type]
+        assert producer.required_acks is Acks.ALL
+        assert producer.compression is Compression.ZSTD
+
+    def test_booleans_are_not_acks(self) -> None:
+        # True == 1 == Acks.LOCAL, but a bool here is a mistake, not a setting.
+        with pytest.raises(ConfigError):
+            ProducerConfig(required_acks=True)  # type: ignore[arg-type]
+
+
+class TestCodecsAndPartitioners:
+    def test_codec_objects_are_accepted(self) -> None:
+        cfg = Config(key_codec="str", value_codec=JsonCodec())
+        assert isinstance(cfg.value_codec, JsonCodec)
+
+    def test_partitioner_objects_classes_and_functions_are_accepted(self) -> None:
+        def first(topic: str, key: bytes | None, partitions: int) -> int:
+            return 0
+
+        for spec in (RoundRobinPartitioner(), RoundRobinPartitioner, first, "manual"):
+            cfg = Config()
+            cfg.producer.partitioner = spec
+            cfg.validate()
+            assert cfg.producer.partitioner is spec
+
+
+class TestSecurity:
+    def test_sasl_enabled_and_password_hidden(self) -> None:
+        sasl = SaslConfig(mechanism=SaslMechanism.SCRAM_SHA_256, username="alice", password="s3")
+        assert sasl.enabled
+        assert "s3" not in repr(sasl)
+        assert "alice" in repr(sasl)
+
+    def test_sasl_mechanism_by_name(self) -> None:
+        cfg = Config()
+        cfg.net.sasl.mechanism = "SCRAM-SHA-512"  # type: ignore[assignment]
+        cfg.net.sasl.username = "bob"
+        cfg.validate()
+        assert cfg.net.sasl.mechanism is SaslMechanism.SCRAM_SHA_512
+
+    def test_tls_with_context(self) -> None:
+        context = ssl.create_default_context()
+        tls = TlsConfig(enable=True, context=context)
+        assert tls.context is context

@@ -1,0 +1,169 @@
+"""Parker: the park/wake primitive under aiomq's channels and sync primitives."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+
+from aiomq._park import Parker, checkpoint, checkpoint_if_cancelled
+
+pytestmark = pytest.mark.anyio
+
+
+class TestParker:
+    async def test_wake_hands_value_to_parked_task(self) -> None:
+        parkers: list[Parker[int]] = []
+        got: list[int] = []
+
+        async def waiter() -> None:
+            parker: Parker[int] = Parker()
+            parkers.append(parker)
+            got.append(await parker.park())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            assert parkers[0].waiting
+            assert parkers[0].wake(7)
+            assert not parkers[0].wake(8)  # the first waker wins
+        assert got == [7]
+        assert parkers[0].woken
+
+    async def test_wake_before_park_returns_at_once(self) -> None:
+        parker: Parker[str] = Parker()
+        assert parker.wake("x")
+        assert await parker.park() == "x"
+
+    async def test_cancelled_waiter_is_gone(self) -> None:
+        parkers: list[Parker[int]] = []
+
+        async def waiter() -> None:
+            parker: Parker[int] = Parker()
+            parkers.append(parker)
+            await parker.park()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()
+        assert not parkers[0].woken
+        assert not parkers[0].waiting
+        assert not parkers[0].wake(1)
+
+    async def test_woken_then_cancelled_returns_value_and_cancels_at_next_checkpoint(
+        self,
+    ) -> None:
+        parkers: list[Parker[int]] = []
+        got: list[int] = []
+        reached_after_checkpoint = False
+
+        async def waiter(scope: anyio.CancelScope) -> None:
+            nonlocal reached_after_checkpoint
+            with scope:
+                parker: Parker[int] = Parker()
+                parkers.append(parker)
+                got.append(await parker.park())
+                await checkpoint()
+                reached_after_checkpoint = True
+
+        scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, scope)
+            await anyio.wait_all_tasks_blocked()
+            assert parkers[0].wake(5)
+            scope.cancel()
+        assert got == [5]
+        assert not reached_after_checkpoint
+        assert scope.cancelled_caught
+
+    async def test_late_cancel_raises_with_woken_set(self) -> None:
+        parkers: list[Parker[int]] = []
+        raised = False
+
+        async def waiter(scope: anyio.CancelScope) -> None:
+            nonlocal raised
+            with scope:
+                parker: Parker[int] = Parker()
+                parkers.append(parker)
+                try:
+                    await parker.park(late_cancel=True)
+                except anyio.get_cancelled_exc_class():
+                    raised = True
+                    raise
+
+        scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, scope)
+            await anyio.wait_all_tasks_blocked()
+            assert parkers[0].wake(5)
+            scope.cancel()
+        # On asyncio anyio delivers the scope's cancellation only once the task has run, so
+        # the park has returned by then; trio raises it at the late-cancel checkpoint.
+        assert parkers[0].woken
+        assert raised == (anyio.get_cancelled_exc_class() is not asyncio.CancelledError)
+
+    async def test_checkpoint_if_cancelled_raises_on_trio_only(self, anyio_backend: str) -> None:
+        await checkpoint_if_cancelled()  # not cancelled: a no-op on both
+        reached = False
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await checkpoint_if_cancelled()
+            reached = True
+            await checkpoint()
+        assert scope.cancelled_caught
+        # asyncio cannot see a pending cancellation without yielding.
+        assert reached == (anyio_backend == "asyncio")
+
+
+class TestParkerAsyncioNative:
+    """Plain ``Task.cancel()`` races that anyio's cancel scopes never produce."""
+
+    def test_wake_after_cancel_request_returns_false(self) -> None:
+        # Regression: wake() used to call set_result on the future the cancellation had
+        # already cancelled, raising InvalidStateError in the waker.
+        async def main() -> None:
+            parker: Parker[int] = Parker()
+            task = asyncio.ensure_future(parker.park())
+            await asyncio.sleep(0)
+            task.cancel()
+            assert not parker.waiting
+            assert not parker.wake(1)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not parker.woken
+
+        asyncio.run(main())
+
+    def test_cancel_after_wake_keeps_value_and_rearms(self) -> None:
+        async def main() -> None:
+            parker: Parker[int] = Parker()
+            got: list[int] = []
+
+            async def waiter() -> None:
+                got.append(await parker.park())
+                await asyncio.sleep(0)
+
+            task = asyncio.ensure_future(waiter())
+            await asyncio.sleep(0)
+            assert parker.wake(3)
+            task.cancel("stop")
+            with pytest.raises(asyncio.CancelledError, match="stop"):
+                await task
+            assert got == [3]
+
+        asyncio.run(main())
+
+    def test_cancel_after_wake_with_late_cancel_raises(self) -> None:
+        async def main() -> None:
+            parker: Parker[int] = Parker()
+            task = asyncio.ensure_future(parker.park(late_cancel=True))
+            await asyncio.sleep(0)
+            assert parker.wake(3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert parker.woken
+
+        asyncio.run(main())
