@@ -55,9 +55,8 @@ class Client:
     ``admin()`` makes an ``Admin``; producers, consumers and groups (``sync_producer()``,
     ``async_producer()``, ``consumer()``, ``group()``) hang off the client the same way.
     Everything made is closed with the client. After ``aclose()`` every method raises
-    ``ClosedError``. The config is copied in at construction: later changes to the caller's
-    ``Config`` object do not reach an existing client... except through its shared nested
-    objects, so treat a config as frozen once connected.
+    ``ClosedError``. The client keeps the ``Config`` it was given, validated; treat it as
+    frozen from then on (sarama copies its config; aiomq does not).
     """
 
     __slots__ = (

@@ -19,10 +19,11 @@ costs several times more per task); on trio they run in a nursery. Both pass the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, NoReturn, TypeVarTuple, Unpack
+from typing import Any, NoReturn, TypeVarTuple
 
 import anyio
 
@@ -108,7 +109,7 @@ class ErrGroup:
         self._limit = _check_limit(limit)
         self._hand_off()
 
-    async def go(self, fn: Callable[[Unpack[Ts]], Awaitable[Any]], *args: Unpack[Ts]) -> None:
+    async def go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> None:
         """Start ``fn(*args)`` in a new task of the group (Go's ``Go``).
 
         Under a limit, waits for a free slot first. Once the group is stopping (an error,
@@ -127,7 +128,7 @@ class ErrGroup:
             return
         await checkpoint()
 
-    def try_go(self, fn: Callable[[Unpack[Ts]], Awaitable[Any]], *args: Unpack[Ts]) -> bool:
+    def try_go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> bool:
         """Start ``fn(*args)`` if a slot is free now (Go's ``TryGo``); True if it started.
 
         False when the limit is reached (or others wait for a slot) and once the group is
@@ -153,7 +154,8 @@ class ErrGroup:
             granted = await waiter.park(late_cancel=True)
         except BaseException:
             if not waiter.woken:
-                self._slot_waiters.remove(waiter)
+                with contextlib.suppress(ValueError):  # a waker may have dropped it already
+                    self._slot_waiters.remove(waiter)
             elif self._state is _OPEN:  # cancelled after being handed a slot: pass it on
                 self._reserved -= 1
                 self._hand_off()
@@ -172,10 +174,10 @@ class ErrGroup:
 
     # -- tasks ---------------------------------------------------------------------------
 
-    def _start(self, coro: Awaitable[Any]) -> None:
+    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
         loop = self._loop
         if loop is not None:
-            task = loop.create_task(coro)  # type: ignore[arg-type]
+            task = loop.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._on_done)
         else:

@@ -97,7 +97,7 @@ class Weighted:
             self._leave(waiter)
             raise
         # Here park returned (granted) or the context's scope swallowed its cancellation.
-        if waiter.woken:
+        if waiter.woken and ctx.err() is None:
             return
         self._leave(waiter)
         raise _ended(ctx)

@@ -607,8 +607,7 @@ async def _relock(lock: Locker) -> None:
     cancelled: BaseException | None = None
     while True:
         try:
-            with anyio.CancelScope(shield=True):
-                await lock.lock()
+            await lock.lock()
         except anyio.get_cancelled_exc_class() as exc:
             cancelled = exc
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from ..errors import AiomqError
 from ..message import Headers
@@ -52,44 +52,44 @@ class TopicExists(AiomqError):
     """
 
 
-class ProduceRecord(NamedTuple):
-    """One record handed to ``Backend.produce``: encoded key and value, headers, timestamp.
+ProduceRecord: TypeAlias = tuple[bytes | None, bytes | None, Headers, int | None]
+"""One record handed to ``Backend.produce``: ``(key, value, headers, timestamp)``.
 
-    ``timestamp`` is milliseconds since the epoch (Kafka's CreateTime); ``None`` lets the
-    backend stamp the record with the current time.
-    """
+Key and value are encoded bytes or None; ``timestamp`` is milliseconds since the epoch
+(Kafka's CreateTime), or None to let the backend stamp the record with the current time.
+A plain tuple, not a named one: the producer builds one per record, and a plain tuple of
+atomic values costs the least to build and nothing to the garbage collector.
+"""
 
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-    timestamp: int | None = None
+Record: TypeAlias = tuple[int, int, bytes | None, bytes | None, Headers]
+"""One record of a partition's log: ``(offset, timestamp, key, value, headers)``.
 
-
-class Record(NamedTuple):
-    """One record as stored in a partition's log and returned by ``Backend.fetch``.
-
-    A tuple, so a fetch builds no objects beyond what the log already holds.
-    """
-
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
+What ``Backend.fetch`` returns. A plain tuple for the same reason as ``ProduceRecord``, and
+more so here: the in-process broker keeps every record it holds as one, and CPython's
+collector stops tracking plain tuples of atomic values (never those of a ``NamedTuple``
+subclass), so a log of millions of records adds nothing to each full collection.
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class ProduceResult:
-    """Where a produced batch landed: the first record's offset and each record's timestamp.
+    """Where a produced batch landed: each record's offset and timestamp, in input order.
 
-    The records of one batch get contiguous offsets ``base_offset, base_offset + 1, ...``.
-    ``timestamps[i]`` is what the log recorded for record ``i``: its CreateTime, or the
-    broker's append time under ``LogAppendTime``. ``base_offset`` is -1 when the producer did
-    not wait for an acknowledgement (``Acks.NONE``): the offsets are then unknown.
+    ``offsets`` increase; they are contiguous (a ``range``) when the batch went in as one
+    append, always so in process. On Kafka a batch larger than one request is sent as several
+    and another producer's records may land between them. ``timestamps[i]`` is what the log
+    recorded for record ``i``: its CreateTime, or the broker's append time under
+    ``LogAppendTime``. Offsets are -1 when the producer did not wait for an acknowledgement
+    (``Acks.NONE``): they are then unknown.
     """
 
-    base_offset: int
+    offsets: Sequence[int]
     timestamps: Sequence[int]
+
+    @property
+    def base_offset(self) -> int:
+        """The first record's offset; -1 for an empty batch or an unacknowledged one."""
+        return self.offsets[0] if self.offsets else -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +170,13 @@ class Backend(Protocol):
     async def produce(
         self, topic: str, partition: int, records: Sequence[ProduceRecord]
     ) -> ProduceResult:
-        """Append ``records`` to one partition as one batch, all or none, in order.
+        """Append ``records`` to one partition, in order; returns their offsets.
 
         Creates the topic first when it is missing and auto-creation is on. Raises
         ``UnknownTopic`` (topic or partition missing) and ``MessageTooLarge`` (a record over
-        the broker's maximum; then nothing is appended).
+        the broker's maximum). A batch that fits one request is appended whole or not at
+        all; on Kafka a larger one goes as several requests, and a failure may leave the
+        earlier ones appended (the in-process broker is always all or none).
         """
         ...
 

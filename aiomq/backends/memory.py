@@ -115,7 +115,7 @@ class _Partition:
         # time index for the same question); it is an admin-path call, not a hot one.
         records = self.records
         for i in range(self.head, len(records)):
-            if records[i].timestamp >= timestamp:
+            if records[i][1] >= timestamp:
                 return self.first + i
         return None
 
@@ -162,16 +162,22 @@ class _Topic:
 
 
 def _int_config(config: Mapping[str, str], key: str) -> int | None:
+    # None: not set, the broker's setting applies; -1: Kafka's "no limit", which overrides it.
     raw = config.get(key)
-    if raw is None or raw == "-1":  # Kafka's -1: no limit
+    if raw is None:
         return None
     try:
         value = int(raw)
     except ValueError:
         raise ValueError(f"topic config {key} must be an integer, not {raw!r}") from None
-    if value < 0:
+    if value < -1:
         raise ValueError(f"topic config {key} must be >= 0 or -1, not {value}")
     return value
+
+
+def _setting(topic_value: int | None, broker_value: int | None) -> int | None:
+    value = topic_value if topic_value is not None else broker_value
+    return None if value is None or value < 0 else value
 
 
 class MemoryBroker:
@@ -267,7 +273,10 @@ class MemoryBroker:
         replicas = (BROKER_ID,)
         return TopicInfo(
             name,
-            tuple(PartitionInfo(i, BROKER_ID, replicas, replicas) for i in range(len(topic.partitions))),
+            tuple(
+                PartitionInfo(i, BROKER_ID, replicas, replicas)
+                for i in range(len(topic.partitions))
+            ),
         )
 
     def topic_config(self, name: str) -> dict[str, str]:
@@ -308,7 +317,9 @@ class MemoryBroker:
         if not 0 <= partition < len(t.partitions):
             raise UnknownTopic(f"topic {topic!r} has no partition {partition}")
         part = t.partitions[partition]
-        limit = t.max_message_bytes if t.max_message_bytes is not None else self.max_message_bytes
+        limit = _setting(t.max_message_bytes, self.max_message_bytes)
+        if limit is None:
+            limit = DEFAULT_MAX_MESSAGE_BYTES
         now = now_ms()
         log_append = t.log_append_time
         base = part.high_watermark
@@ -316,20 +327,20 @@ class MemoryBroker:
         stored: list[Record] = []
         sizes: list[int] = []
         stamps: list[int] = []
+        keep, size_of, stamp = stored.append, sizes.append, stamps.append
         # One pass that checks, sizes and builds; the log is touched only after it, so a bad
         # record leaves the partition as it was (Kafka rejects a batch whole).
         for offset, (key, value, headers, timestamp) in enumerate(records, base):
-            size = _RECORD_OVERHEAD
+            if type(value) is bytes:
+                size = _RECORD_OVERHEAD + len(value)
+            elif value is None:
+                size = _RECORD_OVERHEAD
+            else:
+                raise TypeError(f"record value must be bytes or None, not {type(value).__name__}")
             if key is not None:
                 if type(key) is not bytes:
                     raise TypeError(f"record key must be bytes or None, not {type(key).__name__}")
                 size += len(key)
-            if value is not None:
-                if type(value) is not bytes:
-                    raise TypeError(
-                        f"record value must be bytes or None, not {type(value).__name__}"
-                    )
-                size += len(value)
             if headers:
                 for name, data in headers:
                     size += len(name.encode()) + len(data) + _HEADER_OVERHEAD
@@ -340,22 +351,18 @@ class MemoryBroker:
             if timestamp is None or log_append:
                 timestamp = now
             total += size
-            sizes.append(total)
-            stamps.append(timestamp)
-            stored.append(Record(offset, timestamp, key, value, headers))
+            size_of(total)
+            stamp(timestamp)
+            keep((offset, timestamp, key, value, headers))
         part.records.extend(stored)
         part.cum.extend(sizes)
-        retention_records = (
-            t.retention_records if t.retention_records is not None else self.retention_records
-        )
-        retention_bytes = (
-            t.retention_bytes if t.retention_bytes is not None else self.retention_bytes
-        )
+        retention_records = _setting(t.retention_records, self.retention_records)
+        retention_bytes = _setting(t.retention_bytes, self.retention_bytes)
         if retention_records is not None or retention_bytes is not None:
             part.trim(retention_records, retention_bytes)
         if part.waiters and stored:
             part.wake()
-        return ProduceResult(base, stamps)
+        return ProduceResult(range(base, base + len(stamps)), stamps)
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         """``(log start, high watermark)`` of a partition. ``UnknownTopic``."""
@@ -437,7 +444,11 @@ class MemoryBackend:
     __slots__ = ("_auto_create", "_broker", "_closed", "_parked", "_url")
 
     def __init__(
-        self, memory_broker: MemoryBroker, *, url: str = "memory://", auto_create_topics: bool = True
+        self,
+        memory_broker: MemoryBroker,
+        *,
+        url: str = "memory://",
+        auto_create_topics: bool = True,
     ) -> None:
         self._broker = memory_broker
         self._url = url
@@ -501,8 +512,10 @@ class MemoryBackend:
         Parks until a produce wakes it or ``max_wait`` passes: no polling, no timer task
         (one ``call_later`` handle per wait).
         """
-        result = self._check()._partition(topic, partition).read(
-            offset, min_bytes, max_bytes, max_records
+        result = (
+            self._check()
+            ._partition(topic, partition)
+            .read(offset, min_bytes, max_bytes, max_records)
         )
         if result is not None:
             await checkpoint()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from ssl import SSLContext, create_default_context
 from types import TracebackType
 from typing import Any
 
@@ -49,9 +49,9 @@ class KafkaSecurity:
     password: str
     mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
-    def ssl_context(self) -> ssl.SSLContext:
+    def ssl_context(self) -> SSLContext:
         """A client context that trusts ``ca_file`` and checks the host name."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
+        return create_default_context(cafile=str(self.ca_file))
 
     def client_config(
         self, protocol: str, mechanism: str = "PLAIN", password: str | None = None
@@ -61,7 +61,11 @@ class KafkaSecurity:
         ``protocol`` is ``SASL_PLAINTEXT``, ``SSL`` or ``SASL_SSL``; ``password`` overrides the
         right one (to test a failed login).
         """
-        addresses = {"SASL_PLAINTEXT": self.sasl_plaintext, "SSL": self.ssl, "SASL_SSL": self.sasl_ssl}
+        addresses = {
+            "SASL_PLAINTEXT": self.sasl_plaintext,
+            "SSL": self.ssl,
+            "SASL_SSL": self.sasl_ssl,
+        }
         if protocol not in addresses:
             raise ValueError(f"protocol must be one of {sorted(addresses)}, not {protocol!r}")
         config: dict[str, Any] = {

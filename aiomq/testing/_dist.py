@@ -220,10 +220,16 @@ def fetch_kafka_jars(version: str | None = None, cache: Path | None = None) -> D
             if not extra and cores and not list(libs.glob("log4j-slf4j*-impl-*.jar")):
                 log4j = cores[0].name.removeprefix("log4j-core-").removesuffix(".jar")
                 artifact = f"org.apache.logging.log4j:log4j-slf4j-impl:{log4j}"
-                _mvn(["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={libs}"], work, java)
+                _mvn(
+                    ["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={libs}"],
+                    work,
+                    java,
+                )
             (libs / ".complete").write_text(version + "\n")
             target = root / "libs"
             if target.exists():  # a fetch that died before its marker was written
                 shutil.rmtree(target)
             libs.rename(target)
-    return Distribution(libs=root / "libs", version=version, origin=f"Maven jars in {root / 'libs'}")
+    return Distribution(
+        libs=root / "libs", version=version, origin=f"Maven jars in {root / 'libs'}"
+    )

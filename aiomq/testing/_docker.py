@@ -76,5 +76,7 @@ def start_container(timeout: float) -> KafkaBroker:
         except Exception:
             logs = ""
         container.stop()
-        raise KafkaStartError(f"Kafka container {image} did not start: {exc!r}", logs[-4000:]) from exc
+        raise KafkaStartError(
+            f"Kafka container {image} did not start: {exc!r}", logs[-4000:]
+        ) from exc
     return KafkaBroker(bootstrap, origin=f"Docker container {image}", _on_stop=container.stop)

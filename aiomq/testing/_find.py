@@ -49,7 +49,9 @@ def local_distribution(reasons: list[str] | None = None) -> Distribution:
         if cached is not None:
             return cached
         if shutil.which("mvn") is None:
-            raise JavaNotFound(f"mvn (Maven) is not on PATH, and Kafka {version}'s jars are not cached")
+            raise JavaNotFound(
+                f"mvn (Maven) is not on PATH, and Kafka {version}'s jars are not cached"
+            )
         return fetch_kafka_jars(version)
     except JavaNotFound as exc:
         raise KafkaNotFound([*reasons, "KAFKA_HOME is not set", str(exc)]) from exc

@@ -10,6 +10,7 @@ It runs in its own session so a Ctrl-C in the terminal does not reach it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,10 +34,8 @@ def terminate_groups(pids: set[int], grace: float = GRACE_SECONDS) -> None:
     """SIGTERM each process group led by a pid in ``pids``; SIGKILL those left after ``grace``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + grace
         while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.1)

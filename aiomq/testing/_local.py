@@ -181,11 +181,14 @@ class LocalKafka(KafkaBroker):
         self.security = None
         if self._want_security:
             certs = self.workdir / "certs"
+            addresses = {
+                name: ",".join(f"127.0.0.1:{n.secure_ports[name]}" for n in self.nodes)
+                for name in _SECURE_LISTENERS
+            }
             self.security = KafkaSecurity(
-                *(
-                    ",".join(f"127.0.0.1:{n.secure_ports[name]}" for n in self.nodes)
-                    for name in _SECURE_LISTENERS
-                ),
+                sasl_plaintext=addresses["SASL_PLAINTEXT"],
+                ssl=addresses["SSL"],
+                sasl_ssl=addresses["SASL_SSL"],
                 ca_file=certs / "ca.pem",
                 username="aiomq",
                 password=self._password,
@@ -205,7 +208,10 @@ class LocalKafka(KafkaBroker):
         replicas = str(min(size, 3))
         min_isr = "2" if size >= 3 else "1"
         internal_partitions = "3" if size > 1 else "1"
-        listeners = [f"PLAINTEXT://{node.address}", f"CONTROLLER://127.0.0.1:{node.controller_port}"]
+        listeners = [
+            f"PLAINTEXT://{node.address}",
+            f"CONTROLLER://127.0.0.1:{node.controller_port}",
+        ]
         advertised = [f"PLAINTEXT://{node.address}"]
         protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
         for name, port in node.secure_ports.items():
@@ -397,7 +403,9 @@ class LocalKafka(KafkaBroker):
                     f"[node {n.node_id}: {n.log}]\n{log_tail(n.log, 40 // len(nodes))}"
                     for n in nodes
                 )
-                raise KafkaStartError(f"Kafka did not become ready within {timeout:.0f} s: {last}", tails)
+                raise KafkaStartError(
+                    f"Kafka did not become ready within {timeout:.0f} s: {last}", tails
+                )
             time.sleep(0.2)
 
     def kill(self, node_id: int) -> None:
@@ -446,4 +454,3 @@ class LocalKafka(KafkaBroker):
 
     def __eq__(self, other: object) -> bool:
         return self is other
-

@@ -1,0 +1,371 @@
+"""The in-process broker's own behaviour: retention, named brokers, parking, topic config."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Final
+
+import anyio
+import pytest
+import pytest_asyncio
+
+from aiomq._park import Parker
+from aiomq.backends import (
+    EARLIEST,
+    LATEST,
+    CommittedOffset,
+    MemoryBackend,
+    MemoryBroker,
+    ProduceRecord,
+    broker,
+    drop_broker,
+)
+from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES
+from aiomq.client import Client, connect
+from aiomq.errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
+from aiomq.message import Headers
+
+pytestmark = pytest.mark.asyncio
+
+# The fields of a fetched Record (Final, so mypy types each index).
+OFFSET: Final = 0
+TIMESTAMP: Final = 1
+KEY: Final = 2
+VALUE: Final = 3
+HEADERS: Final = 4
+
+
+def rec(
+    key: bytes | None, value: bytes | None, headers: Headers = (), timestamp: int | None = None
+) -> ProduceRecord:
+    return (key, value, headers, timestamp)
+
+
+def values(n: int, start: int = 0, size: int = 0) -> list[ProduceRecord]:
+    pad = b"." * size
+    return [rec(None, b"v%d" % i + pad) for i in range(start, start + n)]
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    unique = f"mem-{uuid.uuid4().hex[:12]}"
+    yield unique
+    drop_broker(unique)
+
+
+@pytest.fixture
+def mem(name: str) -> MemoryBroker:
+    return broker(name)
+
+
+@pytest_asyncio.fixture
+async def client(name: str) -> AsyncIterator[Client]:
+    async with connect(f"memory://{name}") as opened:
+        yield opened
+
+
+class TestNamedBrokers:
+    async def test_names_are_separate(self, name: str) -> None:
+        async with connect(f"memory://{name}-a") as a, connect(f"memory://{name}-b") as b:
+            await a.admin().create_topic("only-in-a")
+            assert "only-in-a" in await a.admin().list_topics()
+            assert "only-in-a" not in await b.admin().list_topics()
+        drop_broker(f"{name}-a")
+        drop_broker(f"{name}-b")
+
+    async def test_same_name_is_the_same_broker(self, name: str) -> None:
+        async with connect(f"memory://{name}") as a, connect(f"memory://{name}") as b:
+            await a.backend.produce("shared", 0, values(2))
+            result = await b.backend.fetch("shared", 0, 0, max_wait=0)
+            assert [r[VALUE] for r in result.records] == [b"v0", b"v1"]
+
+    async def test_memory_url_is_the_process_default(self) -> None:
+        async with connect() as a, connect("memory://") as b:
+            assert isinstance(a.backend, MemoryBackend)
+            assert isinstance(b.backend, MemoryBackend)
+            assert a.backend.broker is b.backend.broker is broker("")
+
+    async def test_drop_broker_starts_fresh(self, name: str) -> None:
+        async with connect(f"memory://{name}") as a:
+            await a.admin().create_topic("gone")
+        drop_broker(name)
+        async with connect(f"memory://{name}") as b:
+            assert await b.admin().list_topics() == []
+
+
+class TestRetention:
+    async def test_by_count_moves_the_log_start(self, mem: MemoryBroker, client: Client) -> None:
+        mem.retention_records = 5
+        await client.backend.produce("t", 0, values(3))
+        await client.backend.produce("t", 0, values(4, 3))
+        assert await client.backend.list_offsets("t", {0: EARLIEST}) == {0: 2}
+        assert mem.offsets("t", 0) == (2, 7)
+        result = await client.backend.fetch("t", 0, 2, max_wait=0)
+        assert [r[OFFSET] for r in result.records] == [2, 3, 4, 5, 6]
+        assert result.log_start_offset == 2
+        with pytest.raises(OffsetOutOfRange):
+            await client.backend.fetch("t", 0, 1, max_wait=0)
+
+    async def test_by_bytes_keeps_the_newest_that_fit(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t", config={"retention.bytes": "1000"})
+        # Each record is 36 bytes of overhead + 102 of value: 7 fit in 1000 bytes.
+        await client.backend.produce("t", 0, values(10, size=100))
+        start, end = mem.offsets("t", 0)
+        assert (start, end) == (3, 10)
+        result = await client.backend.fetch("t", 0, start, max_wait=0)
+        assert [r[OFFSET] for r in result.records] == list(range(3, 10))
+
+    async def test_topic_setting_overrides_the_broker(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.retention_records = 2
+        await client.admin().create_topic("kept", config={"retention.records": "-1"})
+        await client.backend.produce("kept", 0, values(5))
+        await client.backend.produce("trimmed", 0, values(5))
+        assert mem.offsets("kept", 0) == (0, 5)
+        assert mem.offsets("trimmed", 0) == (3, 5)
+
+    async def test_long_logs_compact_and_keep_offsets(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.retention_records = 100
+        for start in range(0, 20_000, 1000):
+            await client.backend.produce("t", 0, values(1000, start))
+        assert mem.offsets("t", 0) == (19_900, 20_000)
+        result = await client.backend.fetch("t", 0, 19_950, max_wait=0)
+        assert result.records[0][OFFSET] == 19_950
+        assert result.records[0][VALUE] == b"v19950"
+        assert len(result.records) == 50
+
+    async def test_a_parked_fetch_overtaken_by_retention_is_out_of_range(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.retention_records = 2
+        await client.backend.produce("t", 0, values(1))
+        errors: list[BaseException] = []
+
+        async def fetcher() -> None:
+            try:
+                await client.backend.fetch("t", 0, 1, max_wait=30)
+            except OffsetOutOfRange as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            await client.backend.produce("t", 0, values(5, 1))
+        assert len(errors) == 1
+
+
+class TestParking:
+    async def test_a_waiting_fetch_is_parked_not_polling(
+        self, mem: MemoryBroker, client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await client.admin().create_topic("t")
+        parks = 0
+        real_park = Parker.park
+
+        async def counting_park(self: Parker[bool], *, late_cancel: bool = False) -> bool:
+            nonlocal parks
+            parks += 1
+            return await real_park(self, late_cancel=late_cancel)
+
+        monkeypatch.setattr(Parker, "park", counting_park)
+        got: list[bytes | None] = []
+
+        async def fetcher() -> None:
+            result = await client.backend.fetch("t", 0, 0, max_wait=30)
+            got.extend(r[VALUE] for r in result.records)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            assert mem.waiting("t", 0) == 1
+            for _ in range(100):  # other tasks run; the fetcher stays parked
+                await asyncio.sleep(0)
+            assert parks == 1
+            await client.backend.produce("t", 0, values(1))
+        assert got == [b"v0"]
+        assert parks == 1
+        assert mem.waiting("t", 0) == 0
+
+    async def test_a_timed_out_fetch_leaves_no_waiter(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t")
+        for _ in range(3):
+            result = await client.backend.fetch("t", 0, 0, max_wait=0.01)
+            assert result.records == []
+        assert mem.waiting("t", 0) == 0
+
+    async def test_a_cancelled_fetch_leaves_no_waiter(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: client.backend.fetch("t", 0, 0, max_wait=30))
+            await anyio.wait_all_tasks_blocked()
+            assert mem.waiting("t", 0) == 1
+            tg.cancel_scope.cancel()
+        assert mem.waiting("t", 0) == 0
+
+    async def test_min_bytes_waits_for_enough(self, mem: MemoryBroker, client: Client) -> None:
+        await client.admin().create_topic("t")
+        got: list[int] = []
+
+        async def fetcher() -> None:
+            result = await client.backend.fetch("t", 0, 0, max_wait=30, min_bytes=200)
+            got.append(len(result.records))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            await client.backend.produce("t", 0, values(1))  # about 40 bytes: not enough
+            await anyio.wait_all_tasks_blocked()
+            assert got == []
+            assert mem.waiting("t", 0) == 1
+            await client.backend.produce("t", 0, values(5, 1))
+        assert got == [6]
+
+    async def test_deleting_the_topic_wakes_its_fetches(self, client: Client) -> None:
+        await client.admin().create_topic("t")
+        errors: list[BaseException] = []
+
+        async def fetcher() -> None:
+            try:
+                await client.backend.fetch("t", 0, 0, max_wait=30)
+            except UnknownTopic as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            await client.admin().delete_topic("t")
+        assert len(errors) == 1
+
+    async def test_closing_the_backend_wakes_its_fetches(self, name: str) -> None:
+        errors: list[BaseException] = []
+        async with connect(f"memory://{name}") as client:
+            await client.admin().create_topic("t")
+
+            async def fetcher() -> None:
+                try:
+                    await client.backend.fetch("t", 0, 0, max_wait=30)
+                except ClosedError as exc:
+                    errors.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(fetcher)
+                await anyio.wait_all_tasks_blocked()
+                await client.aclose()
+        assert len(errors) == 1
+        assert broker(name).waiting("t", 0) == 0
+
+
+class TestTopics:
+    async def test_auto_create_uses_the_broker_default(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.num_partitions = 3
+        assert await client.partitions("auto") == [0, 1, 2]
+        await client.backend.produce("auto2", 2, values(1))
+        assert mem.partitions("auto2") == [0, 1, 2]
+
+    async def test_the_broker_can_refuse_auto_create(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.auto_create_topics = False
+        with pytest.raises(UnknownTopic):
+            await client.partitions("nope")
+        with pytest.raises(UnknownTopic):
+            await client.backend.produce("nope", 0, values(1))
+
+    async def test_a_fetch_never_creates_a_topic(self, mem: MemoryBroker, client: Client) -> None:
+        with pytest.raises(UnknownTopic):
+            await client.backend.fetch("nope", 0, 0, max_wait=0)
+        assert mem.list_topics() == []
+
+    async def test_log_append_time(self, client: Client) -> None:
+        await client.admin().create_topic("t", config={"message.timestamp.type": "LogAppendTime"})
+        result = await client.backend.produce("t", 0, [rec(None, b"x", (), 1)])
+        assert result.timestamps[0] > 1
+        fetched = await client.backend.fetch("t", 0, 0, max_wait=0)
+        assert fetched.records[0][TIMESTAMP] == result.timestamps[0]
+
+    async def test_topic_config_is_kept_and_checked(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t", config={"cleanup.policy": "delete"})
+        assert mem.topic_config("t") == {"cleanup.policy": "delete"}
+        with pytest.raises(ValueError, match=r"retention\.bytes"):
+            await client.admin().create_topic("u", config={"retention.bytes": "lots"})
+        with pytest.raises(ValueError, match="timestamp"):
+            await client.admin().create_topic("u", config={"message.timestamp.type": "Now"})
+        assert "u" not in mem.list_topics()
+
+
+class TestRecords:
+    async def test_too_large_rejects_the_whole_batch(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        big = rec(None, b"x" * DEFAULT_MAX_MESSAGE_BYTES)
+        with pytest.raises(MessageTooLarge):
+            await client.backend.produce("t", 0, [*values(3), big])
+        assert mem.offsets("t", 0) == (0, 0)
+
+    async def test_topic_max_message_bytes(self, client: Client) -> None:
+        await client.admin().create_topic("t", config={"max.message.bytes": "100"})
+        await client.backend.produce("t", 0, [rec(None, b"x" * 50)])
+        with pytest.raises(MessageTooLarge):
+            await client.backend.produce("t", 0, [rec(None, b"x" * 100)])
+
+    async def test_keys_and_values_must_be_bytes(self, client: Client) -> None:
+        with pytest.raises(TypeError, match="value"):
+            await client.backend.produce("t", 0, [rec(None, "text")])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="key"):
+            await client.backend.produce("t", 0, [rec(bytearray(b"k"), b"v")])  # type: ignore[arg-type]
+
+    async def test_an_empty_batch_appends_nothing(self, mem: MemoryBroker, client: Client) -> None:
+        result = await client.backend.produce("t", 0, [])
+        assert result.base_offset == -1
+        assert list(result.offsets) == []
+        assert mem.offsets("t", 0) == (0, 0)
+
+    async def test_max_bytes_splits_on_record_boundaries(self, client: Client) -> None:
+        await client.backend.produce("t", 0, values(10, size=100))
+        result = await client.backend.fetch("t", 0, 0, max_wait=0, max_bytes=300)
+        assert [r[OFFSET] for r in result.records] == [0, 1]
+        assert result.next_offset == 2
+
+    async def test_list_offsets_rejects_bad_specs(self, client: Client) -> None:
+        await client.admin().create_topic("t")
+        with pytest.raises(ValueError, match="EARLIEST"):
+            await client.backend.list_offsets("t", {0: -3})
+        assert await client.backend.list_offsets("t", {0: LATEST}) == {0: 0}
+
+
+class TestGroupOffsets:
+    async def test_unknown_partition_stores_nothing(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t")
+        with pytest.raises(UnknownTopic):
+            await client.backend.commit_offsets(
+                "g", {("t", 0): CommittedOffset(1), ("t", 1): CommittedOffset(1)}
+            )
+        assert await client.backend.committed_offsets("g", [("t", 0)]) == {}
+        assert mem.groups() == []
+
+    async def test_deleting_a_topic_drops_its_offsets(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        await client.admin().create_topic("t")
+        await client.backend.commit_offsets("g", {("t", 0): CommittedOffset(1)})
+        assert mem.groups() == ["g"]
+        await client.admin().delete_topic("t")
+        await client.admin().create_topic("t")
+        assert await client.backend.committed_offsets("g", [("t", 0)]) == {}
