@@ -25,7 +25,7 @@ import random
 from collections import deque
 from contextlib import suppress
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 
@@ -149,6 +149,11 @@ class Chan(Generic[T]):
         """The number of buffered values (Go's ``len(ch)``); always 0 at capacity 0."""
         return len(self._buf)
 
+    def __bool__(self) -> bool:
+        """Always True: an empty channel is still a channel (``if ch:`` tests for None, as
+        in Go's nil-channel idiom), although ``len(ch)`` may be 0."""
+        return True
+
     def __repr__(self) -> str:
         closed = " closed" if self._closed else ""
         return f"<Chan len={len(self._buf)} cap={self._cap}{closed}>"
@@ -203,8 +208,11 @@ class Chan(Generic[T]):
         waiter = _Waiter(parker, 0, value)
         self._sendq.append(waiter)
         try:
-            await parker.park()
+            await parker.park(late_cancel=_running_loop() is not None)
         except BaseException:
+            # Cancelled while waiting: nothing was delivered. (On asyncio a native
+            # Task.cancel() landing after a receiver took the value also ends up here; that
+            # value has been delivered, as with any asyncio operation cancelled late.)
             _discard(self._sendq, waiter)
             raise
         if not waiter.ok:
@@ -217,7 +225,7 @@ class Chan(Generic[T]):
         buf = self._buf
         if buf:
             value = buf.popleft()
-            if self._sendq:
+            if self._sendq and len(buf) < self._cap:
                 # The buffer was full: the first waiting sender's value takes the free slot
                 # and its send completes (Go's recv on a full buffered channel).
                 sender = _pop_live(self._sendq)
@@ -239,11 +247,31 @@ class Chan(Generic[T]):
         waiter = _Waiter(parker, 0, None)
         self._recvq.append(waiter)
         try:
-            await parker.park()
+            await parker.park(late_cancel=_running_loop() is not None)
         except BaseException:
-            _discard(self._recvq, waiter)
+            if waiter.ok:
+                self._unreceive(waiter.value)
+            else:
+                _discard(self._recvq, waiter)
             raise
         return waiter.value if waiter.ok else _CLOSED
+
+    def _unreceive(self, value: Any) -> None:
+        """Give back a value handed to a receiver that asyncio cancelled before it resumed.
+
+        Only a native ``Task.cancel()`` lands between the hand-over and the receiver's
+        resumption (anyio's cancel scopes wait for it, and trio cannot abort a woken task),
+        and asyncio then raises ``CancelledError`` at the await whatever happens: returning
+        the value and re-raising the cancellation later would lose it when the task ends
+        there (``asyncio.wait_for``) or let the cancellation escape ``asyncio.timeout``. So
+        the value goes back to the front of the channel: to the next waiting receiver, else
+        to the head of the buffer (which may then briefly hold more than ``cap`` values).
+        """
+        receiver = _pop_live(self._recvq)
+        if receiver is not None:
+            receiver.value = value
+        else:
+            self._buf.appendleft(value)
 
     def recv_nowait(self) -> T:
         """Receive a value if that needs no waiting, else raise ``WouldBlock``.
@@ -472,20 +500,29 @@ async def _park(
                 deadline = min(deadline, case_deadline)
     fired: Any = _TIMER
     try:
-        if deadline == math.inf:
+        if loop is not None:
+            # On asyncio a cancellation that lands after the wake-up raises (see _unreceive).
+            if deadline == math.inf:
+                fired = await parker.park(late_cancel=True)
+            else:
+                # Deadlines are not events (see context.py): a timer wakes the parker.
+                handle = loop.call_at(deadline, parker.wake, _TIMER)
+                try:
+                    fired = await parker.park(late_cancel=True)
+                finally:
+                    handle.cancel()
+        elif deadline == math.inf:
             fired = await parker.park()
-        elif loop is not None:
-            # Deadlines are not events (see context.py): a timer wakes the parker instead.
-            handle = loop.call_at(deadline, parker.wake, _TIMER)
-            try:
-                fired = await parker.park()
-            finally:
-                handle.cancel()
         else:
             import trio
 
             with trio.CancelScope(deadline=deadline):
                 fired = await parker.park()
+    except BaseException:
+        for _, waiter in enqueued:
+            if waiter.ok and isinstance(cases[waiter.index], RecvCase):
+                cast(RecvCase[Any], cases[waiter.index]).chan._unreceive(waiter.value)
+        raise
     finally:
         for queue, waiter in enqueued:
             if waiter is not fired:

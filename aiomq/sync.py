@@ -382,8 +382,7 @@ class RWMutex:
             else:
                 _discard(self._write_waiters, waiter)
                 # A writer that gives up may have been all that held back queued readers.
-                if not self._writer:
-                    self._grant()
+                pass
             raise
 
     def try_lock(self) -> bool:
@@ -607,7 +606,8 @@ async def _relock(lock: Locker) -> None:
     cancelled: BaseException | None = None
     while True:
         try:
-            await lock.lock()
+            with anyio.CancelScope(shield=True):
+                await lock.lock()
         except anyio.get_cancelled_exc_class() as exc:
             cancelled = exc
         else:

@@ -42,7 +42,7 @@ class TestBackground:
         assert not bg.done()
 
     async def test_children_of_background_are_not_registered(self) -> None:
-        ctx, cancel = with_cancel(background())
+        _, cancel = with_cancel(background())
         assert registered(background()) == 0
         cancel()
 

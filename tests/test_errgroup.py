@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -15,6 +15,8 @@ from aiomq.sync import WaitGroup
 
 pytestmark = pytest.mark.anyio
 
+Body = Callable[[ErrGroup], Awaitable[None]]
+
 
 def on_asyncio() -> bool:
     try:
@@ -24,12 +26,18 @@ def on_asyncio() -> bool:
     return True
 
 
+async def run(g: ErrGroup, body: Body) -> None:
+    """``async with g: await body(g)`` as one awaitable, for ``pytest.raises``."""
+    async with g:
+        await body(g)
+
+
 async def fail(exc: BaseException) -> None:
     raise exc
 
 
 class Tracker:
-    """Counts running tasks and remembers the most seen at once."""
+    """Counts running, finished and cancelled tasks, and the most running at once."""
 
     def __init__(self) -> None:
         self.running = 0
@@ -81,24 +89,30 @@ class TestErrGroup:
     async def test_first_error_is_raised_as_itself_and_cancels_the_others(self) -> None:
         tracker = Tracker()
         error = ValueError("boom")
+
+        async def body(g: ErrGroup) -> None:
+            await g.go(tracker.forever)
+            await g.go(tracker.forever)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, error)
+
         with pytest.raises(ValueError, match="boom") as info:
-            async with ErrGroup() as g:
-                await g.go(tracker.forever)
-                await g.go(tracker.forever)
-                await anyio.wait_all_tasks_blocked()
-                await g.go(fail, error)
+            await run(ErrGroup(), body)
         assert info.value is error
         assert tracker.cancelled == 2
         assert tracker.running == 0
 
     async def test_first_error_cancels_the_body(self) -> None:
         reached: list[str] = []
+
+        async def body(g: ErrGroup) -> None:
+            await g.go(fail, KeyError("k"))
+            reached.append("before")
+            await anyio.sleep_forever()
+            reached.append("after")  # pragma: no cover
+
         with pytest.raises(KeyError):
-            async with ErrGroup() as g:
-                await g.go(fail, KeyError("k"))
-                reached.append("before")
-                await anyio.sleep_forever()
-                reached.append("after")  # pragma: no cover
+            await run(ErrGroup(), body)
         assert reached == ["before"]
 
     async def test_body_cancellation_respects_shields(self) -> None:
@@ -109,17 +123,18 @@ class TestErrGroup:
             await anyio.lowlevel.checkpoint()
             release.set()
 
+        async def body(g: ErrGroup) -> None:
+            await g.go(fail, KeyError("k"))
+            with anyio.CancelScope(shield=True):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(release_later)
+                    await release.wait()
+                reached.append("shielded")
+            await anyio.lowlevel.checkpoint()
+            reached.append("unshielded")  # pragma: no cover
+
         with pytest.raises(KeyError):
-            async with ErrGroup() as g:
-                await g.go(fail, KeyError("k"))
-                with anyio.CancelScope(shield=True):
-                    tg_release = anyio.create_task_group()
-                    async with tg_release:
-                        tg_release.start_soon(release_later)
-                        await release.wait()
-                    reached.append("shielded")
-                await anyio.lowlevel.checkpoint()
-                reached.append("unshielded")  # pragma: no cover
+            await run(ErrGroup(), body)
         assert reached == ["shielded"]
 
     async def test_later_errors_are_dropped(self) -> None:
@@ -129,11 +144,13 @@ class TestErrGroup:
             finally:
                 raise KeyError("second")
 
+        async def body(g: ErrGroup) -> None:
+            await g.go(fail_while_cancelled)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, ValueError("first"))
+
         with pytest.raises(ValueError, match="first"):
-            async with ErrGroup() as g:
-                await g.go(fail_while_cancelled)
-                await anyio.wait_all_tasks_blocked()
-                await g.go(fail, ValueError("first"))
+            await run(ErrGroup(), body)
 
     async def test_error_keeps_its_own_cause_and_context(self) -> None:
         async def chained() -> None:
@@ -142,10 +159,12 @@ class TestErrGroup:
             except KeyError as exc:
                 raise RuntimeError("outer") from exc
 
-        with pytest.raises(RuntimeError) as info:
-            async with ErrGroup() as g:
-                await g.go(chained)
-                await anyio.sleep_forever()
+        async def body(g: ErrGroup) -> None:
+            await g.go(chained)
+            await anyio.sleep_forever()
+
+        with pytest.raises(RuntimeError, match="outer") as info:
+            await run(ErrGroup(), body)
         assert isinstance(info.value.__cause__, KeyError)
         assert isinstance(info.value.__context__, KeyError)
 
@@ -159,11 +178,14 @@ class TestErrGroup:
             finally:
                 seen.append(g.ctx.cause())  # a cancelled task's cleanup sees why
 
-        with pytest.raises(ValueError):
-            async with ErrGroup() as g:
-                await g.go(watcher, g)
-                await anyio.wait_all_tasks_blocked()
-                await g.go(fail, error)
+        async def body(g: ErrGroup) -> None:
+            await g.go(watcher, g)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, error)
+
+        g = ErrGroup()
+        with pytest.raises(ValueError, match="boom"):
+            await run(g, body)
         assert seen == [error]
         assert isinstance(g.ctx.err(), Canceled)
         assert g.ctx.cause() is error
@@ -180,38 +202,37 @@ class TestErrGroup:
         cause = RuntimeError("parent")
         async with ErrGroup(ctx=parent) as g:
             assert g.ctx.value("k") == 1
-            await g.go(g.ctx.wait)
+            await g.go(g.ctx.wait)  # the task watches g.ctx, as in Go
             await anyio.wait_all_tasks_blocked()
             cancel(cause)
         assert g.ctx.cause() is cause
-        assert parent.err() is not None
 
     async def test_errors_raised_in_the_body(self) -> None:
         tracker = Tracker()
         error = LookupError("body")
+
+        async def body(g: ErrGroup) -> None:
+            await g.go(tracker.forever)
+            await anyio.wait_all_tasks_blocked()
+            raise error
+
+        g = ErrGroup()
         with pytest.raises(LookupError) as info:
-            async with ErrGroup() as g:
-                await g.go(tracker.forever)
-                await anyio.wait_all_tasks_blocked()
-                raise error
+            await run(g, body)
         assert info.value is error
         assert tracker.cancelled == 1
         assert g.ctx.cause() is error
 
     async def test_task_error_beats_a_later_body_error(self) -> None:
-        with pytest.raises(ValueError, match="task"):
-            async with ErrGroup() as g:
-                await g.go(fail, ValueError("task"))
-                try:
-                    await anyio.sleep_forever()
-                finally:
-                    raise KeyError("body")  # noqa: B012
-
-    async def test_body_error_before_any_task_error(self) -> None:
-        with pytest.raises(KeyError):
-            async with ErrGroup() as g:
-                await g.go(anyio.sleep_forever)
+        async def body(g: ErrGroup) -> None:
+            await g.go(fail, ValueError("task"))
+            try:
+                await anyio.sleep_forever()
+            finally:
                 raise KeyError("body")
+
+        with pytest.raises(ValueError, match="task"):
+            await run(ErrGroup(), body)
 
 
 class TestOutsideCancellation:
@@ -267,13 +288,17 @@ class TestOutsideCancellation:
             try:
                 await anyio.sleep_forever()
             finally:
-                raise ValueError("cleanup failed")  # noqa: B012
+                raise ValueError("cleanup failed")
 
-        with pytest.raises(ValueError), anyio.CancelScope() as cs:
-            async with ErrGroup() as g:
-                await g.go(fail_when_cancelled)
-                await anyio.wait_all_tasks_blocked()
-                cs.cancel()
+        async def cancelled_group() -> None:
+            with anyio.CancelScope() as cs:
+                async with ErrGroup() as g:
+                    await g.go(fail_when_cancelled)
+                    await anyio.wait_all_tasks_blocked()
+                    cs.cancel()
+
+        with pytest.raises(ValueError, match="cleanup failed"):
+            await cancelled_group()
 
     async def test_native_asyncio_cancel_propagates(self) -> None:
         if not on_asyncio():
@@ -295,15 +320,18 @@ class TestOutsideCancellation:
         if not on_asyncio():
             pytest.skip("asyncio.timeout")
         tracker = Tracker()
-        with pytest.raises(TimeoutError):
+
+        async def timed_out() -> None:
             async with asyncio.timeout(0.01):  # the deadline is the subject
                 async with ErrGroup() as g:
                     await g.go(tracker.forever)
+
+        with pytest.raises(TimeoutError):
+            await timed_out()
         assert tracker.cancelled == 1
-        # The task carries no leftover cancellation request.
         current = asyncio.current_task()
         assert current is not None
-        assert current.cancelling() == 0
+        assert current.cancelling() == 0  # no cancellation request left behind
 
 
 class TestLimit:
@@ -325,7 +353,7 @@ class TestLimit:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(spawn_all)
                 for i in range(10):
-                    # Task i + 2 is the last that can have started while 0..i-1 finished.
+                    # With tasks 0..i-1 finished, task i + 2 is the last that may start.
                     await started[min(i + 2, 9)].wait()
                     await anyio.wait_all_tasks_blocked()
                     assert tracker.running == min(3, 10 - i)
@@ -387,13 +415,13 @@ class TestLimit:
     async def test_zero_limit_starts_nothing_until_raised(self) -> None:
         ran: list[str] = []
 
-        async def run() -> None:
+        async def record() -> None:
             ran.append("ran")
 
         async with ErrGroup(limit=0) as g:
-            assert not g.try_go(run)
+            assert not g.try_go(record)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(g.go, run)
+                tg.start_soon(g.go, record)
                 await anyio.wait_all_tasks_blocked()
                 assert ran == []
                 g.set_limit(None)
@@ -419,6 +447,29 @@ class TestLimit:
                 release.set()
         assert ran == [2]
 
+    async def test_waiter_cancelled_as_its_slot_frees(self) -> None:
+        # Regression: a waiter cancelled in the same step as a slot freed was dropped from
+        # the queue by the waker and then removed a second time, raising ValueError.
+        release = anyio.Event()
+        ran: list[int] = []
+
+        async def record(i: int) -> None:
+            ran.append(i)
+
+        async def free_slot_and_cancel(cs: anyio.CancelScope) -> None:
+            await anyio.wait_all_tasks_blocked()
+            cs.cancel()
+            release.set()
+
+        async with ErrGroup(limit=1) as g:
+            await g.go(release.wait)
+            with anyio.CancelScope() as cs:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(free_slot_and_cancel, cs)
+                    await g.go(record, 1)
+            await g.go(record, 2)
+        assert ran == [2]
+
     async def test_negative_limit_is_a_value_error(self) -> None:
         with pytest.raises(ValueError, match="limit"):
             ErrGroup(limit=-1)
@@ -426,35 +477,37 @@ class TestLimit:
             with pytest.raises(ValueError, match="limit"):
                 g.set_limit(-5)
 
-    async def test_error_wakes_no_new_task(self) -> None:
+    async def test_error_starts_no_waiting_task(self) -> None:
         started: list[int] = []
 
         async def record(i: int) -> None:
             started.append(i)
 
-        async def spawner(g: ErrGroup) -> None:
-            for i in range(5):
-                await g.go(record, i)
+        async def fail_once_all_wait() -> None:
+            await anyio.wait_all_tasks_blocked()
+            raise ValueError("stop")
 
-        with pytest.raises(ValueError):
-            async with ErrGroup(limit=1) as g:
-                await g.go(anyio.sleep_forever)
-                await g.go(spawner, g)  # waits for the slot, in the body
+        async def body(g: ErrGroup) -> None:
+            await g.go(fail_once_all_wait)
+            await g.go(g.go, record, 1)  # a task waiting for a slot
+            await g.go(record, 0)  # and the body waiting for one
+
+        with pytest.raises(ValueError, match="stop"):
+            await run(ErrGroup(limit=2), body)
         assert started == []
 
 
 class TestLifecycle:
     async def test_go_outside_the_block_is_an_error(self) -> None:
         g = ErrGroup()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match="new"):
             await g.go(anyio.lowlevel.checkpoint)
         async with g:
             pass
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match="closed"):
             g.try_go(anyio.lowlevel.checkpoint)
-        with pytest.raises(RuntimeError):
-            async with g:
-                pass  # pragma: no cover
+        with pytest.raises(RuntimeError, match="once"):
+            await g.__aenter__()
 
     async def test_nothing_starts_once_stopping(self) -> None:
         results: list[bool] = []
@@ -469,11 +522,13 @@ class TestLifecycle:
             finally:
                 results.append(g.try_go(late))
 
+        async def body(g: ErrGroup) -> None:
+            await g.go(try_late, g)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, KeyError("k"))
+
         with pytest.raises(KeyError):
-            async with ErrGroup() as g:
-                await g.go(try_late, g)
-                await anyio.wait_all_tasks_blocked()
-                await g.go(fail, KeyError("k"))
+            await run(ErrGroup(), body)
         assert results == [False]
         assert ran == []
 
@@ -483,7 +538,7 @@ class TestLifecycle:
 
         async with ErrGroup() as g:
             with pytest.raises(TypeError):
-                await g.go(one)  # type: ignore[call-arg]
+                await g.go(one)  # type: ignore[arg-type]
 
 
 class TestNested:
@@ -496,41 +551,49 @@ class TestNested:
                 await anyio.wait_all_tasks_blocked()
                 await g.go(fail, ValueError("inner"))
 
+        async def body(outer: ErrGroup) -> None:
+            await outer.go(tracker.forever)
+            await outer.go(inner)
+
         with pytest.raises(ValueError, match="inner"):
-            async with ErrGroup() as outer:
-                await outer.go(tracker.forever)
-                await outer.go(inner)
+            await run(ErrGroup(), body)
         assert tracker.cancelled == 2
 
     async def test_outer_error_cancels_inner_groups(self) -> None:
         tracker = Tracker()
-        inner_ctx: list[ErrGroup] = []
+        inner_groups: list[ErrGroup] = []
         parked = WaitGroup()
         parked.add(3)
 
         async def inner(outer: ErrGroup) -> None:
             async with ErrGroup(ctx=outer.ctx) as g:
-                inner_ctx.append(g)
+                inner_groups.append(g)
                 for _ in range(2):
                     await g.go(tracker.forever)
                 parked.done()
                 await anyio.sleep_forever()
 
+        async def body(outer: ErrGroup) -> None:
+            for _ in range(3):
+                await outer.go(inner, outer)
+            await parked.wait()
+            await anyio.wait_all_tasks_blocked()
+            await outer.go(fail, KeyError("outer"))
+
         with pytest.raises(KeyError):
-            async with ErrGroup() as outer:
-                for _ in range(3):
-                    await outer.go(inner, outer)
-                await parked.wait()
-                await anyio.wait_all_tasks_blocked()
-                await outer.go(fail, KeyError("outer"))
+            await run(ErrGroup(), body)
         assert tracker.cancelled == 6
-        assert all(isinstance(g.ctx.cause(), KeyError) for g in inner_ctx)
+        assert all(isinstance(g.ctx.cause(), KeyError) for g in inner_groups)
 
     async def test_nested_in_the_body(self) -> None:
-        with contextlib.suppress(ValueError):
-            async with ErrGroup() as outer, ErrGroup(ctx=outer.ctx) as inner:
+        outer = ErrGroup()
+
+        async def body(outer: ErrGroup) -> None:
+            async with ErrGroup(ctx=outer.ctx) as inner:
                 await inner.go(fail, ValueError("x"))
                 await anyio.sleep_forever()
+
+        with pytest.raises(ValueError, match="x"):
+            await run(outer, body)
         assert isinstance(outer.ctx.err(), Canceled)
-        assert isinstance(inner.ctx.cause(), ValueError)
         assert isinstance(outer.ctx.cause(), ValueError)

@@ -17,9 +17,10 @@ holds up another's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -261,8 +262,17 @@ class KafkaBackend:
             try:
                 return await attempt()
             except _Retry as retry:
+                if self._closed:
+                    raise ClosedError(f"backend {self._url!r} is closed") from None
                 if loop.time() + backoff > deadline:
                     raise BrokerUnavailable(f"{what}: gave up after retries: {retry}") from None
+            except ClosedError:
+                raise
+            except Exception as exc:
+                # Whatever a request closed under our feet raised, the cause is the close.
+                if self._closed:
+                    raise ClosedError(f"backend {self._url!r} is closed") from exc
+                raise
             # Metadata propagates between brokers; a pause lets it land (Kafka's
             # retry.backoff.ms).
             await asyncio.sleep(backoff)
@@ -339,7 +349,7 @@ class KafkaBackend:
         context = f"produce to {topic}[{partition}]"
         stamps: list[int] = []
         sent: list[tuple[asyncio.Future[Any], int, int]] = []  # (future, first index, count)
-        with map_errors(context):
+        with map_errors(context), _settled(sent):
             batch = producer.create_batch()
             first = 0
             for i, (key, value, headers, timestamp) in enumerate(records):
@@ -358,7 +368,7 @@ class KafkaBackend:
             sent.append((future, first, len(records) - first))
             try:
                 acks = [await future for future, _, _ in sent]
-            except BaseException:
+            except Exception:
                 self._leaders.pop(topic, None)  # a stale leader is the likely cause
                 raise
         if acks[0] is None:  # acks=0: the broker does not say where records went
@@ -421,6 +431,9 @@ class KafkaBackend:
         async def attempt() -> FetchResult:
             leader = await self._leader(topic, partition)
             conn = await self._connection(leader)
+            if self._closed:  # closed while connecting: aclose() could not see this one
+                conn.close()
+                raise ClosedError(f"backend {self._url!r} is closed")
             self._busy.add(conn)
             try:
                 with map_errors(f"fetch from {topic}[{partition}]"):
@@ -680,6 +693,26 @@ class KafkaBackend:
             return out
 
         return await self._retrying(f"offsets of group {group!r}", attempt)
+
+
+@contextlib.contextmanager
+def _settled(sent: list[tuple[asyncio.Future[Any], int, int]]) -> Iterator[None]:
+    """On failure, retrieve the outcome of every batch future already handed out.
+
+    The first failure is what the caller sees; the others would otherwise be logged as
+    "exception was never retrieved" when collected.
+    """
+    try:
+        yield
+    except BaseException:
+        for future, _, _ in sent:
+            future.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _decode(

@@ -290,9 +290,9 @@ class MemoryBroker:
     def _topic(self, name: str, allow_create: bool) -> _Topic:
         topic = self._topics.get(name)
         if topic is None:
+            validate_topic(name)  # an illegal name is a ConfigError, as on Kafka
             if not (allow_create and self.auto_create_topics):
                 raise UnknownTopic(f"topic {name!r} does not exist")
-            validate_topic(name)
             topic = self._topics[name] = _Topic(name, self.num_partitions, {})
         return topic
 

@@ -8,6 +8,7 @@ directory; ``stop`` stops it and removes its data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -107,14 +108,19 @@ def start(nodes: int, port: int | None, security: bool, timeout: float | None) -
         ],
     }
     if broker.security is not None:
-        record["security"] = {k: str(v) for k, v in vars(broker.security).items()}
+        record["security"] = {
+            **dataclasses.asdict(broker.security),
+            "ca_file": str(broker.security.ca_file),
+        }
     _state_file().write_text(json.dumps(record, indent=2) + "\n")
+    _state_file().chmod(0o600)  # it holds the SASL password
     click.echo(
         f"Kafka {broker.version} ({broker.origin}), {nodes} node(s), data in {workdir}", err=True
     )
     if broker.security is not None:
         for key, value in record["security"].items():
-            click.echo(f"  {key}: {value}", err=True)
+            shown = ", ".join(value) if isinstance(value, list) else value
+            click.echo(f"  {key}: {shown}", err=True)
     click.echo(broker.bootstrap)
 
 

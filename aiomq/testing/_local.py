@@ -378,6 +378,9 @@ class LocalKafka(KafkaBroker):
     def _wait_ready(self, nodes: Iterable[KafkaNode], deadline: float, timeout: float) -> None:
         nodes = list(nodes)
         expected = len(self.nodes)
+        # Asked through the nodes waited for: a metadata answer *from* a restarted node shows
+        # it serves requests, while the others may still list it from before it was killed.
+        bootstrap = ",".join(node.address for node in nodes)
         last = "no node accepted connections yet"
         while True:
             for node in nodes:
@@ -391,7 +394,7 @@ class LocalKafka(KafkaBroker):
                     )
             if all(port_open("127.0.0.1", node.port) for node in nodes):
                 try:
-                    count = broker_count(self.bootstrap, timeout=10.0)
+                    count = broker_count(bootstrap, timeout=10.0)
                 except Exception as exc:  # not ready yet: any failure means "ask again"
                     last = f"metadata request failed: {exc!r}"
                 else:

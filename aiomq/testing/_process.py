@@ -96,9 +96,8 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
-    # The JVM starts no children, but anything left in its group goes too.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    # No group-wide kill after the leader is reaped: the JVM starts no children, and the
+    # group id may already belong to some other process.
 
 
 def stop_group(pid: int, timeout: float) -> None:

@@ -23,7 +23,7 @@ from aiomq.backends import (
     TopicExists,
 )
 from aiomq.client import Client, connect
-from aiomq.errors import MessageTooLarge, OffsetOutOfRange, UnknownTopic
+from aiomq.errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
 from aiomq.message import Headers, now_ms
 
 pytestmark = pytest.mark.asyncio
@@ -197,21 +197,37 @@ class TestLongPoll:
         self, client: Client, topic_name: str
     ) -> None:
         await create(client, topic_name)
-        await client.backend.produce(topic_name, 0, values(2))
         result: list[FetchResult] = []
 
         async def fetcher() -> None:
-            result.append(await client.backend.fetch(topic_name, 0, 2, max_wait=LONG_WAIT))
+            result.append(await client.backend.fetch(topic_name, 0, 0, max_wait=LONG_WAIT))
 
         start = time.monotonic()
         async with anyio.create_task_group() as tg:
             tg.start_soon(fetcher)
             await anyio.wait_all_tasks_blocked()
             assert not result
-            await client.backend.produce(topic_name, 0, values(3, 2))
+            await client.backend.produce(topic_name, 0, values(3))
         assert time.monotonic() - start < LONG_WAIT / 2
-        assert [r[VALUE] for r in result[0].records][:1] == [b"v2"]
-        assert result[0].records[0][OFFSET] == 2
+        assert [r[OFFSET] for r in result[0].records][:1] == [0]
+        assert result[0].records[0][VALUE] == b"v0"
+
+    async def test_a_fetch_at_the_end_waits_for_the_next_record(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name)
+        await client.backend.produce(topic_name, 0, values(2))
+        result: list[FetchResult] = []
+
+        async def fetcher() -> None:
+            result.append(await client.backend.fetch(topic_name, 0, 2, max_wait=LONG_WAIT))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            assert not result
+            await client.backend.produce(topic_name, 0, values(1, 2))
+        assert [(r[OFFSET], r[VALUE]) for r in result[0].records] == [(2, b"v2")]
 
     async def test_max_wait_bounds_an_empty_fetch(self, client: Client, topic_name: str) -> None:
         await create(client, topic_name)
@@ -254,6 +270,27 @@ class TestLongPoll:
             1: [b"p1"],
             2: [b"p2"],
         }
+
+    async def test_closing_the_client_ends_a_waiting_fetch(
+        self, backend_url: str, topic_name: str
+    ) -> None:
+        errors: list[BaseException] = []
+        async with connect(backend_url) as client:
+            await create(client, topic_name)
+
+            async def fetcher() -> None:
+                try:
+                    await client.backend.fetch(topic_name, 0, 0, max_wait=LONG_WAIT)
+                except ClosedError as exc:
+                    errors.append(exc)
+
+            start = time.monotonic()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(fetcher)
+                await anyio.wait_all_tasks_blocked()
+                await client.aclose()
+        assert time.monotonic() - start < LONG_WAIT / 2
+        assert len(errors) == 1
 
 
 class TestPartitioning:

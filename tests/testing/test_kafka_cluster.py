@@ -85,7 +85,7 @@ class TestCluster:
                 await producer.send_and_wait(topic, b"during", partition=i % 3) for i in range(9)
             ]
             assert len(during) == 9
-            await _wait_until(admin, topic, lambda p: victim not in p["isr"], 30)
+            await _wait_until(admin, topic, lambda p: victim not in p["isr"], 60)
 
             await asyncio.to_thread(cluster.restart, victim)
             assert cluster.node(victim).running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -129,6 +130,16 @@ class TestSearchOrder:
         assert "KAFKA_HOME is not set" in text
         assert "AIOMQ_KAFKA_DOCKER=0" in text
         assert "no Java 17 found" in text
+
+    def test_docker_without_testcontainers_falls_through_with_a_reason(
+        self, docker_socket: list[bytes], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if importlib.util.find_spec("testcontainers") is not None:
+            pytest.skip("testcontainers is installed: it would try the fake daemon")
+        monkeypatch.setenv("AIOMQ_KAFKA_DOCKER", "1")
+        docker_socket.append(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        with pytest.raises(KafkaNotFound, match="testcontainers is not installed"):
+            start_kafka()
 
     def test_kafka_home_without_jars_is_refused(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -93,11 +93,12 @@ class TestCleanUp:
 
 class TestCommandLine:
     def test_start_status_stop(self, kafka_distribution: Distribution, tmp_path: Path) -> None:
+        # KAFKA_HOME (the second way to a broker) pointing at the jars the session uses.
+        home = tmp_path / "kafka-home"
+        home.mkdir()
+        (home / "libs").symlink_to(kafka_distribution.libs)
         cache = tmp_path / "cache"
-        cache.mkdir()
-        if kafka_distribution.libs.parent.name.startswith("kafka-"):  # reuse the fetched jars
-            (cache / kafka_distribution.libs.parent.name).symlink_to(kafka_distribution.libs.parent)
-        env = {**os.environ, "AIOMQ_CACHE_DIR": str(cache)}
+        env = {**os.environ, "AIOMQ_CACHE_DIR": str(cache), "KAFKA_HOME": str(home)}
 
         def aiomq(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
@@ -113,6 +114,7 @@ class TestCommandLine:
         try:
             assert started.returncode == 0, started.stderr
             bootstrap = started.stdout.strip()
+            assert f"KAFKA_HOME={home}" in started.stderr
             assert bootstrap.startswith("127.0.0.1:")
             status = aiomq("status")
             assert status.returncode == 0, status.stderr

@@ -1,0 +1,104 @@
+"""Admin: its lifecycle, and topic administration on both backends."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from aiomq.admin import Admin, PartitionInfo, TopicExists, TopicInfo
+from aiomq.backends import drop_broker
+from aiomq.client import Client, connect
+from aiomq.errors import AiomqError, ClosedError, UnknownTopic
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.kafka)])
+def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "memory":
+        name = f"admin-{uuid.uuid4().hex[:12]}"
+        yield f"memory://{name}"
+        drop_broker(name)
+    else:
+        bootstrap = (
+            os.environ.get("AIOMQ_KAFKA_BOOTSTRAP")
+            or request.getfixturevalue("aiomq_kafka").bootstrap
+        )
+        yield f"kafka://{bootstrap}"
+
+
+@pytest_asyncio.fixture
+async def client(backend_url: str) -> AsyncIterator[Client]:
+    async with connect(backend_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"admin-{uuid.uuid4().hex[:16]}"
+
+
+class TestLifecycle:
+    async def test_closing_the_admin_leaves_the_client_open(self, client: Client) -> None:
+        async with client.admin() as admin:
+            assert isinstance(admin, Admin)
+        assert admin.closed
+        assert not client.closed
+        await admin.aclose()  # idempotent
+        with pytest.raises(ClosedError):
+            await admin.list_topics()
+        with pytest.raises(ClosedError):
+            await admin.create_topic("x")
+        async with client.admin() as again:
+            await again.list_topics()
+
+    async def test_topic_exists_is_an_aiomq_error(self) -> None:
+        assert issubclass(TopicExists, AiomqError)
+
+
+class TestTopics:
+    async def test_describe_reports_each_partition(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            await admin.create_topic(topic, partitions=2)
+            info = await admin.describe_topic(topic)
+        assert isinstance(info, TopicInfo)
+        assert info == TopicInfo(topic, info.partitions, internal=False)
+        assert [p.id for p in info.partitions] == [0, 1]
+        for part in info.partitions:
+            assert isinstance(part, PartitionInfo)
+            assert part.leader in part.replicas
+            assert part.leader in part.isr
+
+    async def test_default_replication_is_the_brokers(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            await admin.create_topic(topic)
+            info = await admin.describe_topic(topic)
+        assert len(info.partitions[0].replicas) >= 1
+
+    async def test_topic_config_is_accepted(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            await admin.create_topic(topic, config={"retention.ms": "3600000"})
+            assert topic in await admin.list_topics()
+
+    async def test_describe_never_creates(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            with pytest.raises(UnknownTopic):
+                await admin.describe_topic(topic)
+            assert topic not in await admin.list_topics()
+
+    async def test_delete_then_create_again(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            await admin.create_topic(topic, partitions=1)
+            await admin.delete_topic(topic)
+            await admin.create_topic(topic, partitions=2)
+            assert len((await admin.describe_topic(topic)).partitions) == 2
+            assert await client.partitions(topic) == [0, 1]
+
+    async def test_invalid_topic_config_is_a_value_error(self, client: Client, topic: str) -> None:
+        async with client.admin() as admin:
+            with pytest.raises(ValueError, match=r"retention\.bytes|InvalidConfiguration"):
+                await admin.create_topic(topic, config={"retention.bytes": "lots"})
