@@ -25,7 +25,7 @@ import random
 from collections import deque
 from contextlib import suppress
 from functools import partial
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import anyio
 
@@ -520,8 +520,9 @@ async def _park(
                 fired = await parker.park()
     except BaseException:
         for _, waiter in enqueued:
-            if waiter.ok and isinstance(cases[waiter.index], RecvCase):
-                cast(RecvCase[Any], cases[waiter.index]).chan._unreceive(waiter.value)
+            case = cases[waiter.index]
+            if waiter.ok and isinstance(case, RecvCase) and case.chan is not None:
+                case.chan._unreceive(waiter.value)  # asyncio, cancelled after the hand-over
         raise
     finally:
         for queue, waiter in enqueued:

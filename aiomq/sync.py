@@ -382,7 +382,8 @@ class RWMutex:
             else:
                 _discard(self._write_waiters, waiter)
                 # A writer that gives up may have been all that held back queued readers.
-                pass
+                if not self._writer:
+                    self._grant()
             raise
 
     def try_lock(self) -> bool:
@@ -419,7 +420,7 @@ class RWMutex:
             await waiter.park(late_cancel=True)
         except BaseException:
             if waiter.woken:
-                self.runlock()
+                pass
             else:
                 _discard(self._read_waiters, waiter)
             raise

@@ -87,6 +87,17 @@ class TestProduceFetch:
         empty = await client.backend.fetch(topic_name, 0, 0, max_wait=0)
         assert empty.records == []
 
+    async def test_a_batch_larger_than_a_request_keeps_its_order(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name)
+        big = [rec(None, b"%06d" % i + b"." * 1000) for i in range(3000)]  # about 3 MB
+        result = await client.backend.produce(topic_name, 0, big)
+        assert list(result.offsets) == list(range(3000))
+        assert len(result.timestamps) == 3000
+        got = await fetch_all(client, topic_name, 0, 0, 3000)
+        assert [r[VALUE] for r in got] == [r[1] for r in big]
+
     async def test_keys_values_and_headers_round_trip(
         self, client: Client, topic_name: str
     ) -> None:
