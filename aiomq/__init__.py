@@ -1,5 +1,10 @@
 """aiomq: Go's concurrency toolkit and a sarama-style Kafka client for asyncio and trio."""
 
+from .admin import Admin as Admin
+from .admin import PartitionInfo as PartitionInfo
+from .admin import TopicInfo as TopicInfo
+from .client import Client as Client
+from .client import connect as connect
 from .codecs import Codec as Codec
 from .codecs import codec as codec
 from .config import Acks as Acks
@@ -38,6 +43,7 @@ from .errors import MessageTooLarge as MessageTooLarge
 from .errors import OffsetOutOfRange as OffsetOutOfRange
 from .errors import ProducerError as ProducerError
 from .errors import ProducerErrors as ProducerErrors
+from .errors import TopicExists as TopicExists
 from .errors import UnknownTopic as UnknownTopic
 from .message import Headers as Headers
 from .message import Message as Message

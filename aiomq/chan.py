@@ -12,9 +12,14 @@ fires exactly one ready case, chosen at random. Where aiomq differs from Go:
   pending (``trio.lowlevel.checkpoint_if_cancelled``), so a cancelled loop over a busy channel
   stops; on asyncio it does not (asyncio cannot ask without yielding). An operation that has
   to wait is a full checkpoint on both.
-- Cancelling a waiting ``send``, ``recv`` or ``select`` consumes and delivers nothing. A value
-  already handed to a receiver when its cancellation arrives is returned, and the
-  cancellation is raised at the task's next checkpoint: no value is ever lost.
+- Cancelling a waiting ``send``, ``recv`` or ``select`` consumes and delivers nothing. No value
+  is ever lost: a value already handed to a receiver whose cancel scope (trio's or anyio's)
+  is cancelled before it resumes is returned, and the cancellation is raised at the task's
+  next checkpoint. On asyncio a native ``Task.cancel()`` (``asyncio.timeout``, ``wait_for``)
+  can land in that gap too, and asyncio raises ``CancelledError`` there whatever the code
+  does; the value then goes back to the front of the channel for the next receiver. A send
+  cancelled that way raises although its value was delivered, as any asyncio operation
+  cancelled after taking effect does.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ class ErrGroup:
         else:
             if not isinstance(coro, Coroutine):
                 raise TypeError(f"go() needs an async function, got {coro!r}")
-            self._nursery.start_soon(_run_trio, self, coro, name=coro)
+            self._nursery.start_soon(_run_trio, self, coro, name=coro.__qualname__)
         self._running += 1
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "OffsetOutOfRange",
     "ProducerError",
     "ProducerErrors",
+    "TopicExists",
     "UnknownTopic",
 ]
 
@@ -72,6 +73,13 @@ class BrokerUnavailable(AiomqError):
 
 class UnknownTopic(AiomqError):
     """The topic (or the topic's partition) does not exist."""
+
+
+class TopicExists(AiomqError):
+    """A topic of that name already exists (Kafka's ``TOPIC_ALREADY_EXISTS``).
+
+    Raised by ``create_topic``; sarama returns ``ErrTopicAlreadyExists``.
+    """
 
 
 class MessageTooLarge(AiomqError):

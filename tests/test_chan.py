@@ -290,24 +290,57 @@ class TestCancellation:
         assert scope.cancelled_caught
         assert not reached_next_checkpoint
 
-    def test_value_handed_over_survives_a_native_task_cancel(self) -> None:
-        # asyncio's Task.cancel() lands even when the task's wait already completed; the
-        # received value must still come back, and the cancellation follow right after.
+    @pytest.mark.parametrize("capacity", [0, 1])
+    def test_native_cancel_after_hand_over_gives_the_value_back(self, capacity: int) -> None:
+        # asyncio's Task.cancel() lands even when the task's wait already completed, and
+        # raises CancelledError at that await. Regression: the value used to be returned with
+        # the cancellation re-armed, so a task ending there (wait_for's inner task, this
+        # one) dropped it, and asyncio.timeout let the cancellation escape.
         async def main() -> None:
-            ch: Chan[int] = Chan()
-            got: list[int] = []
-
-            async def receive() -> None:
-                got.append(await ch.recv())
-                await asyncio.sleep(0)
-
-            task = asyncio.ensure_future(receive())
+            ch: Chan[int] = Chan(capacity)
+            task = asyncio.ensure_future(ch.recv())
             await asyncio.sleep(0)
             ch.send_nowait(5)
+            if capacity:
+                ch.send_nowait(6)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert got == [5]
+            assert len(ch) == 1 + capacity  # back at the front, over capacity briefly
+            assert [ch.recv_nowait() for _ in range(1 + capacity)] == [5, 6][: 1 + capacity]
+
+        asyncio.run(main())
+
+    def test_native_cancel_after_hand_over_passes_the_value_to_the_next_receiver(
+        self,
+    ) -> None:
+        async def main() -> None:
+            ch: Chan[int] = Chan()
+            first = asyncio.ensure_future(ch.recv())
+            second = asyncio.ensure_future(ch.recv())
+            await asyncio.sleep(0)
+            ch.send_nowait(5)
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            assert await second == 5
+            assert len(ch) == 0
+
+        asyncio.run(main())
+
+    def test_native_cancel_after_hand_over_to_select_gives_the_value_back(self) -> None:
+        async def main() -> None:
+            a: Chan[int] = Chan()
+            b: Chan[int] = Chan()
+            task = asyncio.ensure_future(select(recv(a), recv(b)))
+            await asyncio.sleep(0)
+            b.send_nowait(5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert b.recv_nowait() == 5
+            with pytest.raises(WouldBlock):
+                a.send_nowait(1)  # no waiter left behind
 
         asyncio.run(main())
 

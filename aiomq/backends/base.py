@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from ..errors import AiomqError
+from ..errors import TopicExists
 from ..message import Headers
 
 __all__ = [
@@ -43,13 +43,6 @@ EARLIEST = -2
 
 TopicPartition: TypeAlias = tuple[str, int]
 """A ``(topic, partition)`` pair, the key of group offsets."""
-
-
-class TopicExists(AiomqError):
-    """A topic of that name already exists (Kafka's ``TOPIC_ALREADY_EXISTS``).
-
-    Raised by ``create_topic``; sarama returns ``ErrTopicAlreadyExists``.
-    """
 
 
 ProduceRecord: TypeAlias = tuple[bytes | None, bytes | None, Headers, int | None]
