@@ -5,6 +5,14 @@ from .admin import PartitionInfo as PartitionInfo
 from .admin import TopicInfo as TopicInfo
 from .client import Client as Client
 from .client import connect as connect
+from .chan import Chan as Chan
+from .chan import RecvCase as RecvCase
+from .chan import SendCase as SendCase
+from .chan import WouldBlock as WouldBlock
+from .chan import recv as recv
+from .chan import recv_ok as recv_ok
+from .chan import select as select
+from .chan import send as send
 from .codecs import Codec as Codec
 from .codecs import codec as codec
 from .config import Acks as Acks
@@ -29,6 +37,7 @@ from .context import with_cancel as with_cancel
 from .context import with_deadline as with_deadline
 from .context import with_timeout as with_timeout
 from .context import with_value as with_value
+from .errgroup import ErrGroup as ErrGroup
 from .errors import AiomqError as AiomqError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import BrokerUnavailable as BrokerUnavailable

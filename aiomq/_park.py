@@ -10,10 +10,16 @@ someone else or has left (cancelled), so one parker can sit in several queues at
 
 Cancellation: if the task is cancelled before anyone wakes it, ``park`` raises the
 cancellation and ``woken`` stays False (the caller removes the parker from its queues). If it
-is woken first, ``park`` returns the value and the cancellation is delivered at the task's
-next checkpoint (trio's own rule), so a value handed over is never lost. Callers that must
-instead give back what they were handed (a semaphore's tokens) pass ``late_cancel=True``:
-``park`` then raises with ``woken`` True and the caller undoes the hand-over.
+is woken first and then cancelled before it runs again:
+
+- on trio, ``park`` returns the value and the cancellation is delivered at the task's next
+  checkpoint (trio's own rule); with ``late_cancel=True`` it raises at once instead;
+- on asyncio, ``park`` always raises, with ``woken`` True. A native ``Task.cancel()`` (from
+  ``asyncio.timeout`` or ``wait_for``) cannot be deferred safely: re-arming it for a later
+  checkpoint lets it escape the ``asyncio.timeout`` block that sent it.
+
+So a caller that was handed something (a channel value, a semaphore's tokens) catches the
+cancellation, sees ``woken``, and gives it back or passes it on before re-raising.
 
 On asyncio a task counts as gone from the moment it is cancelled (its future is cancelled),
 even before it runs again: ``wake`` then returns False, as it does on trio, where the
@@ -109,24 +115,20 @@ class Parker(Generic[T]):
         return True
 
     async def park(self, *, late_cancel: bool = False) -> T:
-        """Wait for ``wake``; see the module docstring for what cancellation does."""
+        """Wait for ``wake`` and return its value; see the module docstring for cancellation.
+
+        ``late_cancel`` matters on trio only: asyncio always raises a cancellation that
+        arrives after the wake.
+        """
         fut = self._fut
         if fut is None:
             return await self._park_trio(late_cancel)
         try:
             await fut
-        except asyncio.CancelledError as exc:
+        except asyncio.CancelledError:
             if self._state != _WOKEN:
                 self._state = _LEFT
-                raise
-            if late_cancel:
-                raise
-            # Woken, then cancelled before running: keep the value and re-arm the same
-            # cancellation (same message, same cancel count) for the next checkpoint.
-            task = asyncio.current_task()
-            assert task is not None
-            task.uncancel()
-            task.cancel(exc.args[0] if exc.args else None)
+            raise
         return self._value  # type: ignore[no-any-return]
 
     async def _park_trio(self, late_cancel: bool) -> T:

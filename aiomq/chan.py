@@ -123,9 +123,10 @@ class Chan(Generic[T]):
     __slots__ = ("_buf", "_cap", "_closed", "_recvq", "_sendq")
 
     # Invariants, counting only waiters whose parker is still waiting (wakers drop the rest):
-    # a waiting receiver implies an empty buffer; a waiting sender implies a full buffer
-    # (always true at capacity 0); receivers and senders never both wait; once closed,
-    # nobody waits and nothing is added to the buffer.
+    # a waiting receiver implies an empty buffer; a waiting sender implies a full buffer,
+    # len(_buf) >= _cap (always true at capacity 0); receivers and senders never both wait;
+    # once closed, nobody waits. The buffer holds at most _cap values, except right after
+    # _unreceive put one back at its head.
 
     def __init__(self, capacity: int = 0) -> None:
         if not isinstance(capacity, int) or isinstance(capacity, bool):
@@ -151,7 +152,7 @@ class Chan(Generic[T]):
         return self._closed
 
     def __len__(self) -> int:
-        """The number of buffered values (Go's ``len(ch)``); always 0 at capacity 0."""
+        """The number of buffered values (Go's ``len(ch)``); 0 at capacity 0."""
         return len(self._buf)
 
     def __bool__(self) -> bool:
@@ -169,13 +170,10 @@ class Chan(Generic[T]):
         """Send without waiting if possible; False if the send would block."""
         if self._closed:
             raise ChanClosed("send on closed channel")
-        recvq = self._recvq
-        while recvq:
-            waiter = recvq.popleft()
-            if waiter.parker.wake(waiter):
-                waiter.value = value
-                waiter.ok = True
-                return True
+        receiver = _pop_live(self._recvq)
+        if receiver is not None:
+            receiver.value = value  # set before it runs: nothing runs in between
+            return True
         buf = self._buf
         if len(buf) < self._cap:
             buf.append(value)
@@ -195,8 +193,8 @@ class Chan(Generic[T]):
         """Send ``value``, waiting for buffer room or, at capacity 0, for a receiver.
 
         Raises ``ChanClosed`` if the channel is closed, before or while waiting (Go panics).
-        A cancelled send delivers nothing; a send that completed before its cancellation
-        arrived returns, and the cancellation is raised at the next checkpoint.
+        A send cancelled while waiting delivers nothing (see the module docstring for a
+        cancellation that arrives as the value is taken).
         """
         if _running_loop() is None:
             await checkpoint_if_cancelled()
@@ -270,7 +268,8 @@ class Chan(Generic[T]):
         the value and re-raising the cancellation later would lose it when the task ends
         there (``asyncio.wait_for``) or let the cancellation escape ``asyncio.timeout``. So
         the value goes back to the front of the channel: to the next waiting receiver, else
-        to the head of the buffer (which may then briefly hold more than ``cap`` values).
+        to the head of the buffer (which may then briefly hold more than ``cap`` values, and
+        on a closed channel reaches whoever receives next).
         """
         receiver = _pop_live(self._recvq)
         if receiver is not None:

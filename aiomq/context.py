@@ -202,6 +202,8 @@ class Context:
         stack: list[tuple[Context, _Err, BaseException | None]] = [(self, err, cause)]
         while stack:
             ctx, err, cause = stack.pop()
+            if ctx._err is not None:
+                continue
             ctx._err, ctx._cause = err, cause
             if ctx._callbacks:
                 callbacks.extend(ctx._callbacks.values())

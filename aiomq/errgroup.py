@@ -5,15 +5,18 @@ Go's ``golang.org/x/sync/errgroup``, shaped as a task group. Where aiomq differs
 - The group is an ``async with`` block, and leaving it is Go's ``Wait``: it waits for every
   task and raises the first error itself (not an ``ExceptionGroup``).
 - The first error does more than cancel ``g.ctx``: like a task group it also cancels the
-  other tasks and the body of the block. A task that was never started because of that is
-  simply not started.
+  other tasks and the body of the block, and later ``go`` calls start nothing.
 - Later errors are dropped, as in Go: they are almost always consequences of the
-  cancellation the first one caused, and the first error is raised unaltered.
+  cancellation the first one caused, and the first error is raised unaltered (its own
+  ``__cause__`` and ``__context__`` kept) rather than wrapped or annotated.
 - ``limit=None`` means no limit, where Go uses a negative number; a negative limit raises
-  ``ValueError``. ``set_limit`` may be called at any time (Go panics while tasks run).
+  ``ValueError``. A limit of 0 is Go's ``SetLimit(0)``: nothing starts (``go`` waits,
+  ``try_go`` is False) until ``set_limit`` raises it, which, unlike Go, is allowed while
+  tasks run.
 
 On asyncio the tasks are plain asyncio tasks counted by a done-callback (anyio's task group
-costs several times more per task); on trio they run in a nursery. Both pass the same tests.
+costs several times more per task) and are cancelled once, as ``asyncio.TaskGroup`` cancels
+them; on trio they run in a nursery. Both pass the same tests.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, NoReturn, TypeVarTuple
+from typing import Any, NoReturn, Self, TypeVarTuple
 
 import anyio
 
@@ -112,10 +115,11 @@ class ErrGroup:
     async def go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> None:
         """Start ``fn(*args)`` in a new task of the group (Go's ``Go``).
 
-        Under a limit, waits for a free slot first. Once the group is stopping (an error,
-        an outside cancellation) it starts nothing and returns after a checkpoint, where
-        the caller, normally itself cancelled, sees its cancellation. Outside the block it
-        raises ``RuntimeError``.
+        Under a limit, waits for a free slot first. Once the group is stopping (after its
+        first error) it starts nothing: ``fn`` is not even called, and ``go`` returns after
+        a checkpoint, where the caller, normally cancelled by then, sees its cancellation.
+        Arguments that do not fit ``fn`` raise in the caller. Outside the block (before
+        ``async with`` or after it) raises ``RuntimeError``.
         """
         if self._state is _OPEN and not self._stopping and self._limit is None:
             self._start(fn(*args))  # the fast path: no limit, nothing to check
@@ -131,14 +135,17 @@ class ErrGroup:
     def try_go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> bool:
         """Start ``fn(*args)`` if a slot is free now (Go's ``TryGo``); True if it started.
 
-        False when the limit is reached (or others wait for a slot) and once the group is
-        stopping. Outside the block it raises ``RuntimeError``.
+        False when the limit is reached, when ``go`` calls are waiting for a slot (they come
+        first), and once the group is stopping. Outside the block raises ``RuntimeError``.
         """
         self._check_open()
         if self._stopping or not self._take_slot():
             return False
         self._start(fn(*args))
         return True
+
+    def __repr__(self) -> str:
+        return f"<ErrGroup {self._state} running={self._running} limit={self._limit}>"
 
     # -- slots ---------------------------------------------------------------------------
 
@@ -183,7 +190,9 @@ class ErrGroup:
         else:
             if not isinstance(coro, Coroutine):
                 raise TypeError(f"go() needs an async function, got {coro!r}")
-            self._nursery.start_soon(_run_trio, self, coro, name=coro.__qualname__)
+            self._nursery.start_soon(
+                _run_trio, self, coro, name=getattr(coro, "__qualname__", None)
+            )
         self._running += 1
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:
@@ -224,14 +233,14 @@ class ErrGroup:
         if self._state is not _OPEN:
             raise RuntimeError(f"ErrGroup is {self._state}: use go() inside 'async with'")
 
-    async def __aenter__(self) -> ErrGroup:
+    async def __aenter__(self) -> Self:
         if self._state is not _NEW:
             raise RuntimeError("an ErrGroup can be entered only once")
         self._loop = current_loop()
         if self._loop is not None:
             # The body runs in a cancel scope of its own so that the first error cancels
             # it with anyio's semantics (shields, nested scopes) rather than a raw cancel.
-            self._scope = anyio.CancelScope()
+            self._scope = _asyncio_scope()
             self._scope.__enter__()
         else:
             import trio
@@ -311,6 +320,18 @@ class ErrGroup:
                 raised = raised.exceptions[0]
             return False, raised
         return suppress, None
+
+
+_AsyncioScope: type[anyio.CancelScope] | None = None
+
+
+def _asyncio_scope() -> anyio.CancelScope:
+    # anyio.CancelScope() looks the backend up on every call, a third of a small group's
+    # cost; the backend's class, found once, builds the very same scope directly.
+    global _AsyncioScope
+    if _AsyncioScope is None:
+        _AsyncioScope = type(anyio.CancelScope())
+    return _AsyncioScope()
 
 
 async def _run_trio(group: ErrGroup, coro: Coroutine[Any, Any, Any]) -> None:

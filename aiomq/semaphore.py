@@ -8,14 +8,18 @@ waiter cancelled just after being granted gives its tokens back, and over-releas
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-from ._park import Parker, checkpoint_if_cancelled, current_loop
+from ._park import Parker, checkpoint_if_cancelled
 from .context import Context
 from .sync import _discard
 
 __all__ = ["Weighted", "WeightedStats"]
+
+# One C call tells asyncio (no cancellation check on a fast path) from trio.
+_running_loop = asyncio._get_running_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ class Weighted:
         if ctx is not None and (err := ctx.err()) is not None:
             raise err.with_traceback(None)
         if n <= self._size - self._cur and not self._waiters:
-            if current_loop() is None:
+            if _running_loop() is None:
                 await checkpoint_if_cancelled()  # trio: a pending cancellation still lands
             self._cur += n
             return
@@ -121,7 +125,8 @@ class Weighted:
         if n > self._cur:
             raise ValueError(f"semaphore: released {n} tokens with only {self._cur} held")
         self._cur -= n
-        self._notify()
+        if self._waiters:
+            self._notify()
 
     def hold(self, n: int = 1, ctx: Context | None = None) -> _Hold:
         """``async with sem.hold(n):`` holds ``n`` tokens for the block (see ``acquire``)."""

@@ -67,7 +67,7 @@ def _rate(backend: str, bench: Bench, n: int, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks per run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row (best kept)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per row (best kept)")
     args = parser.parse_args()
     n, repeat = args.tasks, args.repeat
     rows: list[tuple[str, str, Bench, str, Bench]] = [

@@ -344,6 +344,18 @@ class TestCancellation:
 
         asyncio.run(main())
 
+    def test_native_cancel_after_the_value_was_taken_raises_but_delivered(self) -> None:
+        async def main() -> None:
+            ch: Chan[int] = Chan()
+            task = asyncio.ensure_future(ch.send(5))
+            await asyncio.sleep(0)
+            assert ch.recv_nowait() == 5
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+
     def test_cancel_requested_before_a_value_arrives_takes_nothing(self) -> None:
         # The task has been cancelled but not run yet: the value goes to the next receiver.
         async def main() -> None:

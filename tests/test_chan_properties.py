@@ -6,6 +6,7 @@ Each test is synchronous and runs its scenario with ``anyio.run`` on the backend
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter, deque
 from typing import Any
@@ -32,6 +33,20 @@ _op = st.tuples(
 )
 
 
+def _nth(pauses: list[int], i: int) -> int:
+    """How many times to yield before step ``i`` (the list repeats; empty: never)."""
+    return pauses[i % len(pauses)] if pauses else 0
+
+
+async def _send_somehow(ch: Chan[int], value: int, name: str, waits: bool) -> None:
+    if name == "select_send":
+        await select(send(ch, value), default=None)
+    elif waits:
+        await ch.send(value)
+    else:
+        ch.send_nowait(value)
+
+
 async def _check_against_model(capacity: int, ops: list[tuple[str, int, bool]]) -> None:
     ch: Chan[int] = Chan(capacity)
     model: deque[int] = deque()
@@ -41,12 +56,7 @@ async def _check_against_model(capacity: int, ops: list[tuple[str, int, bool]]) 
         if name in ("send", "select_send"):
             if closed:
                 with pytest.raises(ChanClosed):
-                    if name == "select_send":
-                        await select(send(ch, value), default=None)
-                    elif waits:
-                        await ch.send(value)
-                    else:
-                        ch.send_nowait(value)
+                    await _send_somehow(ch, value, name, waits)
             elif name == "select_send":
                 result = await select(send(ch, value), default="full")
                 assert result == ((0, None) if can_send else (-1, "full"))
@@ -120,7 +130,7 @@ class TestChanProperties:
 
             async def produce() -> None:
                 for i, v in enumerate(values):
-                    for _ in range(producer_yields[i] if i < len(producer_yields) else 0):
+                    for _ in range(_nth(producer_yields, i)):
                         await anyio.lowlevel.checkpoint()
                     await ch.send(v)
                 ch.close()
@@ -129,8 +139,7 @@ class TestChanProperties:
                 tg.start_soon(produce)
                 async for v in ch:
                     got.append(v)
-                    for _ in range(consumer_yields[len(got) % max(len(consumer_yields), 1)]
-                                   if consumer_yields else 0):
+                    for _ in range(_nth(consumer_yields, len(got))):
                         await anyio.lowlevel.checkpoint()
             return got
 
@@ -157,13 +166,110 @@ class TestChanProperties:
         cancel_rate: float,
     ) -> None:
         delivered, received, left, cancelled = anyio.run(
-            _exchange, seed, producers, consumers, per_producer, capacity, cancel_rate,
+            _exchange,
+            seed,
+            producers,
+            consumers,
+            per_producer,
+            capacity,
+            cancel_rate,
             backend=backend,
         )
         assert len(set(received)) == len(received)
         assert Counter(received) == Counter(delivered)
         assert left == 0
         target(cancelled, label="operations cancelled")  # steer towards more cancellations
+
+    @SETTINGS
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        producers=st.integers(1, 3),
+        consumers=st.integers(1, 3),
+        per_producer=st.integers(0, 15),
+        capacity=st.integers(0, 3),
+        cancel_rate=st.sampled_from([0.0, 0.1, 0.3, 0.6]),
+    )
+    def test_native_asyncio_cancellation_loses_nothing(
+        self,
+        seed: int,
+        producers: int,
+        consumers: int,
+        per_producer: int,
+        capacity: int,
+        cancel_rate: float,
+    ) -> None:
+        delivered, cancelled_sends, received = asyncio.run(
+            _native_exchange(seed, producers, consumers, per_producer, capacity, cancel_rate)
+        )
+        assert len(set(received)) == len(received)
+        # A send that returned was received; a send cancelled late may have been delivered.
+        assert set(delivered) <= set(received) <= set(delivered) | set(cancelled_sends)
+
+
+async def _native_exchange(
+    seed: int,
+    producers: int,
+    consumers: int,
+    per_producer: int,
+    capacity: int,
+    cancel_rate: float,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
+    """Every operation runs in its own asyncio task, which a chaos loop cancels with plain
+    ``Task.cancel()``: the race anyio's cancel scopes never produce, where the cancellation
+    lands after the hand-over but before the task resumes."""
+    rng = random.Random(seed)
+    chans: list[Chan[tuple[int, int]]] = [Chan(capacity), Chan(capacity)]
+    delivered: list[tuple[int, int]] = []
+    cancelled_sends: list[tuple[int, int]] = []
+    received: list[tuple[int, int]] = []
+    pending: set[asyncio.Future[Any]] = set()
+    stop = False
+
+    async def run(op: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(op)
+        pending.add(task)
+        await asyncio.wait({task})
+        pending.discard(task)
+        return task
+
+    async def produce(p: int) -> None:
+        for k in range(per_producer):
+            value = (p, k)
+            a, b = rng.sample(chans, 2)
+            op = a.send(value) if rng.random() < 0.5 else select(send(a, value), send(b, value))
+            task = await run(op)
+            (cancelled_sends if task.cancelled() else delivered).append(value)
+
+    async def consume() -> None:
+        open_chans: list[Chan[tuple[int, int]] | None] = list(chans)
+        while any(ch is not None for ch in open_chans):
+            task = await run(select(*(recv_ok(ch) for ch in open_chans)))
+            if not task.cancelled():
+                index, (value, ok) = task.result()
+                if ok:
+                    received.append(value)
+                else:
+                    open_chans[index] = None
+
+    async def chaos() -> None:
+        while not stop:
+            await asyncio.sleep(0)
+            for task in list(pending):
+                if rng.random() < cancel_rate:
+                    task.cancel()
+
+    chaos_task = asyncio.ensure_future(chaos())
+    workers = [asyncio.ensure_future(consume()) for _ in range(consumers)]
+    await asyncio.gather(*(produce(p) for p in range(producers)))
+    for ch in chans:
+        ch.close()
+    await asyncio.gather(*workers)
+    stop = True
+    await chaos_task
+    for ch in chans:
+        # A value given back after the last consumer saw the channel closed stays buffered.
+        received.extend([v async for v in ch])
+    return delivered, cancelled_sends, received
 
 
 async def _exchange(

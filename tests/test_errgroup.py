@@ -589,3 +589,34 @@ class TestNested:
             await run(outer, body)
         assert isinstance(outer.ctx.err(), Canceled)
         assert isinstance(outer.ctx.cause(), ValueError)
+
+    async def test_anyio_task_groups_inside_tasks_are_cancelled(self) -> None:
+        tracker = Tracker()
+
+        async def with_task_group() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(tracker.forever)
+                tg.start_soon(tracker.forever)
+
+        async def body(g: ErrGroup) -> None:
+            await g.go(with_task_group)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, ValueError("x"))
+
+        with pytest.raises(ValueError, match="x"):
+            await run(ErrGroup(), body)
+        assert tracker.cancelled == 2
+
+    async def test_inside_an_anyio_task_group_cancelled_from_outside(self) -> None:
+        tracker = Tracker()
+
+        async def group() -> None:
+            async with ErrGroup() as g:
+                await g.go(tracker.forever)
+                await g.go(tracker.forever)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(group)
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()
+        assert tracker.cancelled == 2
