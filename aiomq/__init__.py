@@ -3,8 +3,6 @@
 from .admin import Admin as Admin
 from .admin import PartitionInfo as PartitionInfo
 from .admin import TopicInfo as TopicInfo
-from .client import Client as Client
-from .client import connect as connect
 from .chan import Chan as Chan
 from .chan import RecvCase as RecvCase
 from .chan import SendCase as SendCase
@@ -13,6 +11,8 @@ from .chan import recv as recv
 from .chan import recv_ok as recv_ok
 from .chan import select as select
 from .chan import send as send
+from .client import Client as Client
+from .client import connect as connect
 from .codecs import Codec as Codec
 from .codecs import codec as codec
 from .config import Acks as Acks
@@ -64,6 +64,102 @@ from .partitioner import ManualPartitioner as ManualPartitioner
 from .partitioner import Partitioner as Partitioner
 from .partitioner import RandomPartitioner as RandomPartitioner
 from .partitioner import RoundRobinPartitioner as RoundRobinPartitioner
+from .semaphore import Weighted as Weighted
+from .semaphore import WeightedStats as WeightedStats
+from .singleflight import Result as Result
+from .singleflight import SingleFlight as SingleFlight
+from .sync import Cond as Cond
+from .sync import CondStats as CondStats
+from .sync import Locker as Locker
+from .sync import Mutex as Mutex
+from .sync import MutexStats as MutexStats
+from .sync import Once as Once
+from .sync import RWMutex as RWMutex
+from .sync import RWMutexStats as RWMutexStats
 from .sync import WaitGroup as WaitGroup
+from .sync import once_func as once_func
+from .sync import once_value as once_value
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Acks",
+    "Admin",
+    "AiomqError",
+    "AuthenticationError",
+    "BrokerUnavailable",
+    "CancelFunc",
+    "Canceled",
+    "Chan",
+    "ChanClosed",
+    "Client",
+    "ClosedError",
+    "Codec",
+    "Compression",
+    "Cond",
+    "CondStats",
+    "Config",
+    "ConfigError",
+    "ConsumerConfig",
+    "Context",
+    "DeadlineExceeded",
+    "DecodeError",
+    "EncodeError",
+    "ErrGroup",
+    "FetchConfig",
+    "GroupConfig",
+    "HashPartitioner",
+    "Headers",
+    "Locker",
+    "ManualPartitioner",
+    "Message",
+    "MessageTooLarge",
+    "Mutex",
+    "MutexStats",
+    "NetConfig",
+    "Offset",
+    "OffsetOutOfRange",
+    "OffsetsConfig",
+    "Once",
+    "PartitionInfo",
+    "Partitioner",
+    "ProducerConfig",
+    "ProducerError",
+    "ProducerErrors",
+    "ProducerMessage",
+    "RWMutex",
+    "RWMutexStats",
+    "RandomPartitioner",
+    "RebalanceStrategy",
+    "RecordMetadata",
+    "RecvCase",
+    "Result",
+    "RoundRobinPartitioner",
+    "SaslConfig",
+    "SaslMechanism",
+    "SendCase",
+    "SingleFlight",
+    "TlsConfig",
+    "TopicExists",
+    "TopicInfo",
+    "UnknownTopic",
+    "WaitGroup",
+    "Weighted",
+    "WeightedStats",
+    "WouldBlock",
+    "after_func",
+    "background",
+    "codec",
+    "connect",
+    "once_func",
+    "once_value",
+    "recv",
+    "recv_ok",
+    "select",
+    "send",
+    "validate_topic",
+    "with_cancel",
+    "with_deadline",
+    "with_timeout",
+    "with_value",
+]

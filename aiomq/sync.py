@@ -53,9 +53,13 @@ def _discard(queue: deque[Any], item: object) -> None:
 class Locker(Protocol):
     """What ``Cond`` needs of its lock (Go's ``sync.Locker``): a ``Mutex`` or ``rw.rlocker()``."""
 
-    async def lock(self) -> None: ...
+    async def lock(self) -> None:
+        """Wait for the lock and take it."""
+        ...
 
-    def unlock(self) -> None: ...
+    def unlock(self) -> None:
+        """Release the lock."""
+        ...
 
 
 class WaitGroup:
@@ -103,7 +107,9 @@ class WaitGroup:
             await waiter.park()
         except BaseException:
             if not waiter.woken:
-                self._waiters.remove(waiter)
+                # add() may have dropped it already: on asyncio a waiter whose cancellation
+                # is in flight is no longer woken, and the queue was swapped out.
+                _discard(self._waiters, waiter)
             raise
 
     def __len__(self) -> int:
@@ -385,7 +391,11 @@ class RWMutex:
             await waiter.park(late_cancel=True)
         except BaseException:
             if waiter.woken:
-                self.unlock()
+                # Handed the lock as it was being cancelled: give it back as if this writer
+                # had never queued. Not unlock(): that would let the readers queued behind
+                # it go before the writers it was ahead of.
+                self._writer = False
+                self._grant()
             else:
                 _discard(self._write_waiters, waiter)
                 # A writer that gives up may have been all that held back queued readers.
@@ -514,12 +524,15 @@ class _RLocker:
         self._rw = rw
 
     async def lock(self) -> None:
+        """``rw.rlock()``."""
         await self._rw.rlock()
 
     def unlock(self) -> None:
+        """``rw.runlock()``."""
         self._rw.runlock()
 
     def try_lock(self) -> bool:
+        """``rw.try_rlock()``."""
         return self._rw.try_rlock()
 
     async def __aenter__(self) -> None:

@@ -4,6 +4,7 @@ test_locks_contract.py; this file holds what is particular to each type)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +13,9 @@ import anyio
 import pytest
 from anyio.abc import TaskGroup, TaskStatus
 
+import aiomq.semaphore
+import aiomq.singleflight
+import aiomq.sync
 from aiomq._park import current_loop
 from aiomq.sync import (
     Cond,
@@ -403,6 +407,35 @@ class TestRWMutex:
             rw.runlock()
         assert rw.stats() == RWMutexStats(0, True, 0, 0)
 
+    async def test_granted_then_cancelled_writer_leaves_no_trace(self) -> None:
+        # Found by test_sync_properties: giving the lock back through unlock() let the
+        # readers queued behind the cancelled writer go before the writer queued ahead of
+        # them. It must be as if the cancelled writer had never queued.
+        rw = RWMutex()
+        log: list[str] = []
+
+        def take(
+            name: str, acquire: Callable[[], Awaitable[None]]
+        ) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                await acquire()
+                log.append(name)
+
+            return run
+
+        await rw.rlock()
+        async with task_group() as tg:
+            cancelled = await start(tg, take("w1", rw.lock))
+            await start(tg, take("w2", rw.lock))
+            await start(tg, take("r", rw.rlock))  # queued behind the writers
+            rw.runlock()  # hands the lock to w1 ...
+            cancelled.cancel()  # ... cancelled before it runs
+            await anyio.wait_all_tasks_blocked()
+            assert log == ["w2"]
+            assert rw.stats() == RWMutexStats(0, True, 1, 0)
+            rw.unlock()
+        assert log == ["w2", "r"]
+
     async def test_unlocking_what_is_not_held_raises(self) -> None:
         rw = RWMutex()
         with pytest.raises(RuntimeError, match="unlock"):
@@ -544,3 +577,19 @@ class TestCond:
             cond.broadcast()
         assert woken == 3
         assert rw.stats() == RWMutexStats(0, False, 0, 0)
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+class TestPublicApi:
+    @pytest.mark.parametrize("module", [aiomq.sync, aiomq.semaphore, aiomq.singleflight])
+    def test_every_public_name_exists_and_is_documented(self, module: object) -> None:
+        for name in module.__all__:  # type: ignore[attr-defined]
+            obj = getattr(module, name)
+            doc = inspect.getdoc(obj)
+            assert doc, f"{name} has no docstring"
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") and callable(member):
+                        assert inspect.getdoc(member), f"{name}.{attr} has no docstring"

@@ -176,7 +176,7 @@ async def run_weighted(script: list[Step]) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(script=st.lists(weighted_step, max_size=30))
 def test_weighted_follows_the_fifo_model(backend: str, script: list[Step]) -> None:
     anyio.run(run_weighted, script, backend=backend)
@@ -335,7 +335,7 @@ async def run_rw(script: list[Step]) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(script=st.lists(rw_step, max_size=30))
 def test_rwmutex_follows_its_model(backend: str, script: list[Step]) -> None:
     anyio.run(run_rw, script, backend=backend)

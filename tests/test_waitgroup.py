@@ -135,11 +135,6 @@ class TestWaitGroup:
             with anyio.fail_after(5):
                 await woken.wait()
 
-    @pytest.mark.xfail(
-        reason="sync.WaitGroup.wait removes a waiter the waker already dropped (fix reported)",
-        raises=ExceptionGroup,
-        strict=False,
-    )
     async def test_waiter_cancelled_in_the_step_the_count_reaches_zero(self) -> None:
         # A waiter cancelled in the same step as the counter reaches zero has been dropped
         # from the queue by the waker; leaving must not try to remove it again.
