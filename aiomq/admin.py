@@ -1,7 +1,8 @@
 """Topic administration (sarama's ``ClusterAdmin``): create, delete, list and describe topics.
 
 ``admin = client.admin()`` works the same on ``memory://`` and ``kafka://``. Group
-administration (``list_groups``, ``describe_group``) arrives with consumer groups. Unlike
+administration (``list_groups``, ``describe_group`` with members, committed offsets and lag)
+is not here yet: it needs group membership, and arrives with consumer groups. Unlike
 sarama, ``create_topic`` and ``delete_topic`` return only once the change is visible to the
 client's metadata, so a topic can be used right after it is created.
 """

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
+
+import anyio
 
 from .admin import Admin
 from .backends import Backend, backend_from_url
@@ -101,11 +103,18 @@ class Client:
     async def open(self) -> Client:
         """Connect the backend; idempotent. ``async with`` and ``await connect(...)`` call it.
 
-        Raises ``BrokerUnavailable`` when no broker answers, ``ClosedError`` after close.
+        Raises ``BrokerUnavailable`` when no broker answers, ``AuthenticationError`` when the
+        login or TLS handshake is refused, ``ClosedError`` after close, also when
+        ``aclose()`` ran while this call was connecting (the client stays closed).
         """
         self._check()
         if self._state == _NEW:
             await self._backend.open()
+            if self._state >= _CLOSING:
+                # aclose() ran while the backend was connecting; it may not have seen the
+                # connection (closing twice is harmless: aclose is idempotent).
+                await self._backend.aclose()
+                raise ClosedError(f"client {self._url!r} was closed while opening")
             self._state = _OPEN
         return self
 
@@ -127,7 +136,10 @@ class Client:
         """Close everything this client made, newest first, then the backend. Idempotent.
 
         A second concurrent call waits for the first to finish. If closing a child raises,
-        the others are still closed and the first error is raised at the end.
+        the others are still closed and the first error is raised at the end. If the call
+        is cancelled, the close under way is interrupted but the rest (the other children,
+        then the backend) is still closed, shielded from further cancellation, before the
+        cancellation propagates: a client is never left half closed.
         """
         if self._state == _CLOSED:
             return
@@ -137,26 +149,40 @@ class Client:
             return
         self._state = _CLOSING
         self._closed_event = asyncio.Event()
-        first: BaseException | None = None
+        first: Exception | None = None
+        interrupted: BaseException | None = None
         try:
-            while self._children:
-                child = next(reversed(self._children))
-                self._children.pop(child, None)
+            for close, what in self._closers():
                 try:
-                    await child.aclose()
+                    if interrupted is None:
+                        await close()
+                    else:
+                        with anyio.CancelScope(shield=True):
+                            await close()
                 except Exception as exc:
-                    log.exception("aiomq: closing %r failed", child)
+                    log.exception("aiomq: closing %r failed", what)
                     first = first or exc
-            try:
-                await self._backend.aclose()
-            except Exception as exc:
-                first = first or exc
+                except BaseException as exc:  # cancellation: finish closing, then re-raise
+                    interrupted = interrupted or exc
         finally:
             self._state = _CLOSED
             self._partitions.clear()
             self._closed_event.set()
+        if interrupted is not None:
+            raise interrupted
         if first is not None:
             raise first
+
+    def _closers(self) -> Iterator[tuple[Callable[[], Awaitable[None]], object]]:
+        """What ``aclose()`` closes, in order: the children, newest first, then the backend.
+
+        Children are taken one at a time, so one made while closing is closed too.
+        """
+        while self._children:
+            child = next(reversed(self._children))
+            self._children.pop(child, None)
+            yield child.aclose, child
+        yield self._backend.aclose, self._backend
 
     @property
     def closed(self) -> bool:

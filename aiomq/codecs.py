@@ -278,18 +278,28 @@ def encode_optional(codec: Codec[T], value: T | None, *, what: str = "value") ->
     """Encode ``value`` with ``codec``; ``None`` stays ``None`` without calling the codec.
 
     Any failure raises ``EncodeError`` saying ``what`` (key or value), the codec and the type;
-    an ``EncodeError`` from the codec itself passes through unchanged.
+    an ``EncodeError`` from the codec itself passes through unchanged. So does a codec that
+    returns something other than bytes: a ``bytearray`` or ``memoryview`` is copied to
+    ``bytes``, anything else (a ``str``, ``None``) is an ``EncodeError``.
     """
     if value is None:
         return None
     try:
-        return codec.encode(value)
+        data = codec.encode(value)
     except EncodeError:
         raise
     except Exception as exc:
         raise EncodeError(
             f"{_name(codec)} codec cannot encode {what} of type {_describe(value)}: {exc}"
         ) from exc
+    if type(data) is bytes:
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise EncodeError(
+        f"{_name(codec)} codec returned {_describe(data)} for {what} of type "
+        f"{_describe(value)}; a codec must return bytes"
+    )
 
 
 def decode_optional(codec: Codec[T], data: bytes | None, *, what: str = "value") -> T | None:

@@ -155,10 +155,14 @@ class ProducerConfig:
     ``"random"``, ``"round_robin"``, ``"manual"``), a ``Partitioner`` or a callable
     ``(topic, key, partitions) -> int``, resolved per producer by ``partitioner_from``;
     ``return_successes`` (False: ``AsyncProducer.successes`` is None); ``timeout`` (10 s, how
-    long the broker waits for ``required_acks``); ``max_message_bytes`` (1 MiB, aiokafka's
-    ``max_request_size``; sarama uses 1,000,000); ``linger`` (0 s, sarama's
-    ``Flush.Frequency``, aiokafka's ``linger_ms``); ``batch_size`` (16 KiB, aiokafka's
-    ``max_batch_size``); ``compression`` (``Compression.NONE``).
+    long the broker waits for ``required_acks``, and on Kafka how long a batch may take to
+    be acknowledged in all, retries included: aiokafka's producer ``request_timeout_ms``);
+    ``max_message_bytes`` (1 MiB, aiokafka's ``max_request_size``; sarama uses 1,000,000);
+    ``linger`` (0 s, sarama's ``Flush.Frequency``) and ``batch_size`` (16 KiB, sarama's
+    ``Flush.Bytes``): how long and up to how many bytes a producer gathers records into one
+    batch; the backend sends each batch it is given at once, as one Kafka batch up to
+    ``max_message_bytes`` (no aiokafka ``linger_ms`` on top); ``compression``
+    (``Compression.NONE``).
     """
 
     PATH: ClassVar[str] = "producer"

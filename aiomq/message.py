@@ -193,8 +193,9 @@ def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -
     Header names count in UTF-8 bytes.
     """
     size = _MAX_RECORD_OVERHEAD
-    for name, data in headers:
-        size += len(name.encode()) + len(data) + 2 * _MAX_VARINT32
+    if headers:  # most records have none: skip setting up the loop
+        for name, data in headers:
+            size += len(name.encode()) + len(data) + 2 * _MAX_VARINT32
     if key is not None:
         size += len(key)
     if value is not None:

@@ -152,7 +152,7 @@ class HashPartitioner:
     def partition(self, topic: str, key: bytes | None, partitions: int) -> int:
         if key is None:
             return self._fallback.partition(topic, key, partitions)
-        return (murmur2(key) & 0x7FFFFFFF) % partitions
+        return to_positive(murmur2(key)) % partitions
 
     def __repr__(self) -> str:
         return f"HashPartitioner(fallback={self._fallback!r})"

@@ -115,6 +115,16 @@ class TestBootstrap:
 
     def test_ipv6_literal(self) -> None:
         assert parse_bootstrap("[::1]:9093") == [("::1", 9093)]
+        assert parse_bootstrap("[::1]") == [("::1", 9092)]
+        assert parse_bootstrap("h:1,[fe80::1]:2") == [("h", 1), ("fe80::1", 2)]
+
+    @pytest.mark.parametrize(
+        "bad", ["::1", "::1:9092", "[::1", "[::1]x", "[::1]:", "[]:1", "[host]:1", "a:b:c"]
+    )
+    def test_a_bad_address_is_a_config_error(self, bad: str) -> None:
+        with pytest.raises(ConfigError) as info:
+            parse_bootstrap(bad)
+        assert info.value.field == "url"
 
 
 @pytest.mark.asyncio
@@ -157,6 +167,56 @@ class TestLifecycle:
         gate.set()
         await asyncio.gather(first, second)
         assert log == ["slow"]
+
+    async def test_closing_while_opening_leaves_it_closed(self, url: str) -> None:
+        client = Client(url)
+        gate = asyncio.Event()
+        closed: list[str] = []
+
+        class SlowBackend(MemoryBackend):
+            async def open(self) -> None:
+                await gate.wait()
+
+            async def aclose(self) -> None:
+                closed.append("backend")
+                await super().aclose()
+
+        client._backend = SlowBackend(broker(url.removeprefix("memory://")), url=url)
+        opening = asyncio.ensure_future(client.open())
+        await anyio.wait_all_tasks_blocked()
+        await client.aclose()
+        gate.set()
+        with pytest.raises(ClosedError):
+            await opening
+        assert client.closed
+        assert "closed" in repr(client)
+        assert closed  # the backend is closed, whichever call saw it last
+        with pytest.raises(ClosedError):
+            client.admin()
+
+    async def test_a_cancelled_aclose_still_closes_the_rest(self, url: str) -> None:
+        client = await connect(url)
+        backend = client.backend
+        log: list[str] = []
+        entered = asyncio.Event()
+
+        class Stuck:
+            async def aclose(self) -> None:
+                entered.set()
+                await asyncio.Event().wait()  # never set: only a cancellation ends it
+
+        client._adopt(Child(log, "older"))
+        client._adopt(Stuck())
+        closing = asyncio.ensure_future(client.aclose())
+        await entered.wait()
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert log == ["older"]  # closed after the cancellation, not skipped
+        assert client.closed
+        with pytest.raises(ClosedError):
+            await backend.open()  # the backend is closed too
+        await client.aclose()  # and a later call has nothing left to do
 
     async def test_closing_the_client_closes_what_it_made_newest_first(self, url: str) -> None:
         log: list[str] = []
@@ -245,4 +305,7 @@ async def test_repr_says_the_state(url: str) -> None:
     assert "open" in repr(client)
     await client.aclose()
     assert "closed" in repr(client)
-    assert isinstance(Admin(client), Admin)
+    late = Admin(client)  # made behind a closed client's back: closed, and says so
+    assert late.closed
+    with pytest.raises(ClosedError):
+        await late.list_topics()

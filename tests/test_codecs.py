@@ -274,3 +274,29 @@ class TestOptional:
     def test_values(self) -> None:
         assert encode_optional(StrCodec(), "é") == "é".encode()
         assert decode_optional(JsonCodec(), b"[1]") == [1]
+
+    @pytest.mark.parametrize("returned", ["text", None, 5, [b"x"]])
+    def test_a_codec_that_returns_no_bytes_is_an_encode_error(self, returned: Any) -> None:
+        class Wrong:
+            name = "wrong"
+
+            def encode(self, value: Any, /) -> bytes:
+                return returned  # type: ignore[no-any-return]
+
+            def decode(self, data: bytes, /) -> Any:
+                return data
+
+        with pytest.raises(EncodeError, match=r"wrong codec returned .* a codec must return bytes"):
+            encode_optional(Wrong(), "v", what="key")
+
+    def test_a_bytes_like_result_becomes_bytes(self) -> None:
+        class Buffered:
+            def encode(self, value: Any, /) -> bytes:
+                return bytearray(b"ab")  # type: ignore[return-value]
+
+            def decode(self, data: bytes, /) -> Any:
+                return data
+
+        encoded = encode_optional(Buffered(), "v")
+        assert type(encoded) is bytes
+        assert encoded == b"ab"

@@ -66,7 +66,9 @@ def backend_from_url(url: str, config: Config) -> Backend:
     """Return the (unopened) backend a URL names. A bad URL raises ``ConfigError("url", ...)``.
 
     ``memory://`` is the shared in-process broker, ``memory://name`` a separate one;
-    ``kafka://host:port[,host:port]`` a Kafka cluster (port 9092 when left out).
+    ``kafka://host:port[,host:port]`` a Kafka cluster (port 9092 when left out). The Go
+    counterpart is the address list handed to ``sarama.NewClient(addrs, config)``; sarama
+    has no URL and no in-process broker.
     """
     if not isinstance(url, str):
         raise ConfigError("url", f"must be a str, not {type(url).__name__}")
@@ -95,7 +97,13 @@ def backend_from_url(url: str, config: Config) -> Backend:
 
 
 def parse_bootstrap(netloc: str, url: str = "") -> list[tuple[str, int]]:
-    """``"h1:9092,h2"`` → ``[("h1", 9092), ("h2", 9092)]``; ``ConfigError("url")`` if bad."""
+    """``"h1:9092,h2,[::1]:9093"`` → ``[("h1", 9092), ("h2", 9092), ("::1", 9093)]``.
+
+    Each broker is ``host[:port]`` with port 9092 when left out; an IPv6 address goes in
+    brackets (``[::1]`` or ``[::1]:9093``), as in a URL. Anything else (a bare IPv6 address,
+    an empty host, a port that is not 1-65535) raises ``ConfigError("url", ...)``. sarama
+    takes the same list as ``[]string{"h1:9092", ...}`` and fails only when it dials.
+    """
     shown = url or netloc
     if not netloc:
         raise ConfigError("url", f"{shown!r}: no broker address (kafka://host:port)")
@@ -103,13 +111,19 @@ def parse_bootstrap(netloc: str, url: str = "") -> list[tuple[str, int]]:
         raise ConfigError("url", f"{shown!r}: credentials go in Config.net.sasl, not the URL")
     hosts: list[tuple[str, int]] = []
     for item in netloc.split(","):
-        host, sep, port_text = item.rpartition(":")
-        if not sep:
-            host, port_text = item, str(DEFAULT_KAFKA_PORT)
-        if host.startswith("[") and host.endswith("]"):  # an IPv6 literal
-            host = host[1:-1]
-        if not host:
-            raise ConfigError("url", f"{shown!r}: empty host in {item!r}")
+        if item.startswith("["):  # an IPv6 literal: [address] or [address]:port
+            host, bracket, rest = item[1:].partition("]")
+            if not bracket or ":" not in host or (rest and not rest.startswith(":")):
+                raise ConfigError("url", f"{shown!r}: bad IPv6 address {item!r} (use [addr]:port)")
+            port_text = rest[1:] if rest else str(DEFAULT_KAFKA_PORT)
+        else:
+            host, sep, port_text = item.partition(":")
+            if ":" in port_text:
+                raise ConfigError("url", f"{shown!r}: put the IPv6 address {item!r} in brackets")
+            if not sep:
+                port_text = str(DEFAULT_KAFKA_PORT)
+        if not host or "[" in host or "]" in host:
+            raise ConfigError("url", f"{shown!r}: empty or bad host in {item!r}")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError("url", f"{shown!r}: bad port {port_text!r} in {item!r}")
         hosts.append((host, int(port_text)))

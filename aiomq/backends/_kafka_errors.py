@@ -2,11 +2,13 @@
 
 Every call into aiokafka runs under ``map_errors()``, and every error code read from a
 response goes through ``raise_for_code``; no other module of aiomq names an aiokafka error.
-httpcore's ``map_exceptions`` is the model.
+The codes after which the Kafka backend refreshes its metadata and retries live here too
+(``RETRY_LEADER``, ``RETRY_COORDINATOR``). httpcore's ``map_exceptions`` is the model.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,9 +25,48 @@ from ..errors import (
 )
 from .base import TopicExists
 
-__all__ = ["RETRIABLE_METADATA", "map_errors", "raise_for_code", "translate"]
+__all__ = [
+    "LEADER_NOT_AVAILABLE",
+    "RETRY_COORDINATOR",
+    "RETRY_LEADER",
+    "UNKNOWN_TOPIC",
+    "map_errors",
+    "raise_for_code",
+    "translate",
+]
+
+UNKNOWN_TOPIC: int = ak.UnknownTopicOrPartitionError.errno
+"""UNKNOWN_TOPIC_OR_PARTITION (3): missing, or not known yet to the broker asked."""
+
+LEADER_NOT_AVAILABLE: int = ak.LeaderNotAvailableError.errno
+"""LEADER_NOT_AVAILABLE (5): a topic being created, or a partition between leaders."""
+
+RETRY_LEADER: frozenset[int] = frozenset(
+    error.errno
+    for error in (
+        ak.UnknownTopicOrPartitionError,
+        ak.LeaderNotAvailableError,
+        ak.NotLeaderForPartitionError,
+    )
+)
+"""Codes after which a partition request is retried once its leader is looked up again."""
+
+RETRY_COORDINATOR: frozenset[int] = frozenset(
+    error.errno
+    for error in (
+        ak.GroupLoadInProgressError,
+        ak.GroupCoordinatorNotAvailableError,
+        ak.NotCoordinatorForGroupError,
+    )
+)
+"""Codes after which a group request is retried once its coordinator is looked up again."""
 
 _MAP: tuple[tuple[tuple[type[BaseException], ...], type[Exception]], ...] = (
+    # A TLS connection cut short is a network failure; any other TLS error (an untrusted or
+    # expired certificate, a wrong host name, TLS spoken to a plain port) is the
+    # credentials' fault, and retrying cannot help.
+    ((ssl.SSLEOFError, ssl.SSLZeroReturnError), BrokerUnavailable),
+    ((ssl.SSLError,), AuthenticationError),
     ((ak.UnknownTopicOrPartitionError,), UnknownTopic),
     ((ak.OffsetOutOfRangeError,), OffsetOutOfRange),
     (
@@ -87,22 +128,12 @@ _MAP: tuple[tuple[tuple[type[BaseException], ...], type[Exception]], ...] = (
     ),
 )
 
-RETRIABLE_METADATA: tuple[type[ak.KafkaError], ...] = (
-    ak.NotLeaderForPartitionError,
-    ak.LeaderNotAvailableError,
-    ak.UnknownTopicOrPartitionError,
-    ak.NotCoordinatorForGroupError,
-    ak.GroupCoordinatorNotAvailableError,
-    ak.GroupLoadInProgressError,
-)
-"""Errors after which a request is retried once the cached metadata (leaders,
-coordinators) has been refreshed."""
-
 
 def translate(exc: BaseException) -> Exception:
-    """The aiomq exception for an aiokafka one (or a socket error or timeout).
+    """The aiomq exception for an aiokafka one (or a socket, TLS or timeout error).
 
-    Retriable errors not listed become ``BrokerUnavailable``; anything else ``AiomqError``
+    TLS failures other than a cut connection become ``AuthenticationError``; retriable
+    errors not listed become ``BrokerUnavailable``; anything else ``AiomqError``
     naming the Kafka error. The original is kept as ``__cause__`` by the callers.
     """
     for kinds, mapped in _MAP:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias, runtime_checkable
 
 from ..errors import TopicExists
-from ..message import Headers
+from ..message import Headers, validate_topic
 
 __all__ = [
     "EARLIEST",
@@ -33,6 +33,9 @@ __all__ = [
     "TopicExists",
     "TopicInfo",
     "TopicPartition",
+    "check_group",
+    "check_offset_specs",
+    "check_topic_arguments",
 ]
 
 LATEST = -1
@@ -68,6 +71,9 @@ subclass), so a log of millions of records adds nothing to each full collection.
 class ProduceResult:
     """Where a produced batch landed: each record's offset and timestamp, in input order.
 
+    The Go counterpart is sarama's ``ProduceResponseBlock`` (``Offset``, ``Timestamp``) for
+    one partition, here with an offset and a timestamp for every record.
+
     ``offsets`` increase; they are contiguous (a ``range``) when the batch went in as one
     append, always so in process. On Kafka a batch larger than one request is sent as several
     and another producer's records may land between them. ``timestamps[i]`` is what the log
@@ -87,14 +93,16 @@ class ProduceResult:
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What one fetch returned.
+    """What one fetch returned (a row of sarama's ``FetchResponse``, ``FetchResponseBlock``).
 
     ``records`` are in offset order, all at or after the requested offset (possibly empty
     when the wait ran out). ``next_offset`` is where the next fetch should start: one past
     the last record, or further when the log holds offsets no consumer sees (Kafka's
     transaction markers); it equals the requested offset when nothing was read.
     ``high_watermark`` is the offset the next produced record will get (the partition's
-    end), ``log_start_offset`` the oldest offset still held.
+    end), ``log_start_offset`` the oldest offset still held. sarama hands out a block's
+    raw record sets and leaves ``next_offset`` to its consumer; here the backend decodes
+    them and says where to go on.
     """
 
     records: Sequence[Record]
@@ -165,10 +173,12 @@ class Backend(Protocol):
     ) -> ProduceResult:
         """Append ``records`` to one partition, in order; returns their offsets.
 
-        Creates the topic first when it is missing and auto-creation is on. Raises
+        Creates the topic first when it is missing and auto-creation is on; an empty batch
+        appends nothing but checks (or creates) the topic and partition all the same. Raises
         ``UnknownTopic`` (topic or partition missing) and ``MessageTooLarge`` (a record over
-        the broker's maximum). A batch that fits one request is appended whole or not at
-        all; on Kafka a larger one goes as several requests, and a failure may leave the
+        the broker's maximum, which applies per record). A batch that fits one request is
+        appended whole or not at all; on Kafka a larger one goes as several requests, as
+        does one over the topic's ``max.message.bytes``, and a failure may leave the
         earlier ones appended (the in-process broker is always all or none).
         """
         ...
@@ -247,3 +257,54 @@ class Backend(Protocol):
     ) -> dict[TopicPartition, CommittedOffset]:
         """The group's committed offsets; partitions with no commit are left out."""
         ...
+
+
+# -- argument checks every backend shares, so each raises the same error for the same input --
+
+
+def check_topic_arguments(
+    name: str,
+    partitions: int,
+    replication: int | None,
+    config: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """Check ``Backend.create_topic``'s arguments; return the config as a new dict.
+
+    An illegal name raises ``ConfigError`` (a ``ValueError``); a partition count or
+    replication factor that is not an ``int`` of at least 1 (``True`` included) raises
+    ``ValueError``; a config that does not map ``str`` to ``str`` raises ``TypeError``.
+    Whether the cluster has enough brokers for ``replication`` is the backend's to say.
+    """
+    validate_topic(name)
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise ValueError(f"partitions must be an int >= 1, not {partitions!r}")
+    if replication is not None and (
+        isinstance(replication, bool) or not isinstance(replication, int) or replication < 1
+    ):
+        raise ValueError(f"replication factor must be an int >= 1, not {replication!r}")
+    configs = dict(config or {})
+    for key, value in configs.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"topic config must map str to str, not {key!r}: {value!r}")
+    return configs
+
+
+def check_offset_specs(specs: Mapping[int, int]) -> None:
+    """Check ``Backend.list_offsets``'s specs: ``EARLIEST``, ``LATEST`` or a timestamp >= 0.
+
+    A partition or spec that is not an ``int`` (``True`` included: it is not timestamp 1)
+    raises ``TypeError``; a negative spec other than the two sentinels ``ValueError``.
+    """
+    for partition, spec in specs.items():
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int, not {type(partition).__name__}")
+        if isinstance(spec, bool) or not isinstance(spec, int):
+            raise TypeError(f"offset spec must be an int, not {type(spec).__name__}")
+        if spec < 0 and spec not in (EARLIEST, LATEST):
+            raise ValueError(f"offset spec must be EARLIEST, LATEST or >= 0, not {spec}")
+
+
+def check_group(group: str) -> None:
+    """Raise ``ValueError`` unless ``group`` is a non-empty ``str`` (Kafka's INVALID_GROUP_ID)."""
+    if not isinstance(group, str) or not group:
+        raise ValueError(f"group id must be a non-empty str, not {group!r}")

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from .._park import Parker, checkpoint
 from ..errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
-from ..message import now_ms, validate_topic
+from ..message import now_ms, record_size, validate_topic
 from .base import (
     EARLIEST,
     LATEST,
@@ -34,6 +34,9 @@ from .base import (
     TopicExists,
     TopicInfo,
     TopicPartition,
+    check_group,
+    check_offset_specs,
+    check_topic_arguments,
 )
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "MemoryBackend", "MemoryBroker", "broker", "drop_broker"]
@@ -43,11 +46,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 BROKER_ID = 0
 """The in-process broker's id, the leader and only replica of every partition."""
-
-# Kafka's DefaultRecord.MAX_RECORD_OVERHEAD, counted as in aiomq.message.record_size, so a
-# record the producer's size check lets through is never refused here.
-_RECORD_OVERHEAD = 5 * 5 + 10 + 1
-_HEADER_OVERHEAD = 2 * 5
 
 # Drop records that retention deleted once they are at least this many and half the list:
 # one list move per many appends instead of one per append.
@@ -234,20 +232,14 @@ class MemoryBroker:
 
         ``replication`` must be None or 1: there is one broker.
         """
-        validate_topic(name)
-        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-            raise ValueError(f"partitions must be an int >= 1, not {partitions!r}")
-        if replication is not None and replication != 1:
+        configs = check_topic_arguments(name, partitions, replication, config)
+        if replication is not None and replication > 1:
             raise ValueError(
-                f"replication factor {replication!r} is larger than the 1 available broker"
+                f"replication factor {replication} is larger than the 1 available broker"
             )
-        config = dict(config or {})
-        for key, value in config.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"topic config must map str to str, not {key!r}: {value!r}")
         if name in self._topics:
             raise TopicExists(f"topic {name!r} already exists")
-        self._topics[name] = _Topic(name, partitions, config)
+        self._topics[name] = _Topic(name, partitions, configs)
 
     def delete_topic(self, name: str) -> None:
         """Delete a topic, its records and the offsets groups committed for it.
@@ -328,22 +320,17 @@ class MemoryBroker:
         sizes: list[int] = []
         stamps: list[int] = []
         keep, size_of, stamp = stored.append, sizes.append, stamps.append
+        measure = record_size
         # One pass that checks, sizes and builds; the log is touched only after it, so a bad
         # record leaves the partition as it was (Kafka rejects a batch whole).
         for offset, (key, value, headers, timestamp) in enumerate(records, base):
-            if type(value) is bytes:
-                size = _RECORD_OVERHEAD + len(value)
-            elif value is None:
-                size = _RECORD_OVERHEAD
-            else:
+            if value is not None and type(value) is not bytes:
                 raise TypeError(f"record value must be bytes or None, not {type(value).__name__}")
-            if key is not None:
-                if type(key) is not bytes:
-                    raise TypeError(f"record key must be bytes or None, not {type(key).__name__}")
-                size += len(key)
-            if headers:
-                for name, data in headers:
-                    size += len(name.encode()) + len(data) + _HEADER_OVERHEAD
+            if key is not None and type(key) is not bytes:
+                raise TypeError(f"record key must be bytes or None, not {type(key).__name__}")
+            # The producer's own size check uses the same bound, so a record it lets through
+            # is never refused here for size.
+            size = measure(key, value, headers)
             if size > limit:
                 raise MessageTooLarge(
                     f"record of {size} bytes is larger than the broker's maximum of {limit}"
@@ -371,6 +358,7 @@ class MemoryBroker:
 
     def list_offsets(self, topic: str, specs: Mapping[int, int]) -> dict[int, int | None]:
         """Resolve ``EARLIEST``, ``LATEST`` or a timestamp per partition (``Backend``)."""
+        check_offset_specs(specs)
         out: dict[int, int | None] = {}
         for partition, spec in specs.items():
             part = self._partition(topic, partition)
@@ -378,8 +366,6 @@ class MemoryBroker:
                 out[partition] = part.high_watermark
             elif spec == EARLIEST:
                 out[partition] = part.log_start
-            elif spec < 0:
-                raise ValueError(f"offset spec must be EARLIEST, LATEST or >= 0, not {spec}")
             else:
                 out[partition] = part.offset_for_time(spec)
         return out
@@ -392,8 +378,7 @@ class MemoryBroker:
 
     def commit_offsets(self, group: str, offsets: Mapping[TopicPartition, CommittedOffset]) -> None:
         """Store offsets for ``group``; ``UnknownTopic`` (and nothing stored) for a bad one."""
-        if not isinstance(group, str) or not group:
-            raise ValueError("group id must be a non-empty str")
+        check_group(group)
         for topic, partition in offsets:
             self._partition(topic, partition)
         self._groups.setdefault(group, {}).update(offsets)
@@ -402,6 +387,7 @@ class MemoryBroker:
         self, group: str, partitions: Sequence[TopicPartition]
     ) -> dict[TopicPartition, CommittedOffset]:
         """The group's committed offsets for ``partitions``; those never committed are absent."""
+        check_group(group)
         stored = self._groups.get(group, {})
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
@@ -439,6 +425,11 @@ class MemoryBackend:
     ``allow.auto.create.topics``): a topic is auto-created only when both it and the broker
     allow it. Every operation yields to the event loop once, as a network call would, so a
     loop of sends never starves other tasks; nothing waits per record.
+
+    The Go counterpart is a sarama ``Client`` connected to brokers; for tests sarama offers
+    ``MockBroker`` (scripted answers) and the ``mocks`` package (expectations set per call).
+    This is neither: a working broker in the process, with Kafka's semantics, that every
+    aiomq producer and consumer runs on unchanged.
     """
 
     __slots__ = ("_auto_create", "_broker", "_closed", "_parked", "_url")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,19 @@ def _run_dir() -> Path:
 
 def _state_file() -> Path:
     return _run_dir() / "kafka.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only its owner can read (it holds the SASL password).
+
+    Created 0600 from the start, never readable by others for a moment; a file already
+    there is replaced, whatever its mode was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _read_state() -> dict[str, Any] | None:
@@ -112,8 +126,7 @@ def start(nodes: int, port: int | None, security: bool, timeout: float | None) -
             **dataclasses.asdict(broker.security),
             "ca_file": str(broker.security.ca_file),
         }
-    _state_file().write_text(json.dumps(record, indent=2) + "\n")
-    _state_file().chmod(0o600)  # it holds the SASL password
+    _write_private(_state_file(), json.dumps(record, indent=2) + "\n")
     click.echo(
         f"Kafka {broker.version} ({broker.origin}), {nodes} node(s), data in {workdir}", err=True
     )

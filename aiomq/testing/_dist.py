@@ -26,6 +26,7 @@ __all__ = [
     "fetch_kafka_jars",
     "find_java",
     "from_kafka_home",
+    "kafka_version",
 ]
 
 # Kafka 4.1.2 with aiokafka 0.14: produce, consume, group commits and transactions all pass
@@ -66,6 +67,11 @@ class Distribution:
     def major(self) -> int:
         """The Kafka major version (3 or 4), which decides the logging setup."""
         return int(self.version.split(".", 1)[0])
+
+
+def kafka_version() -> str:
+    """The Kafka version to fetch: ``$AIOMQ_KAFKA_VERSION``, else the pinned default."""
+    return os.environ.get("AIOMQ_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
 
 
 def cache_dir() -> Path:
@@ -187,12 +193,13 @@ def _mvn(args: list[str], cwd: Path, java: Path) -> None:
 
 
 def fetch_kafka_jars(version: str | None = None, cache: Path | None = None) -> Distribution:
-    """The jars of Kafka ``version``, fetched with ``mvn`` on first use and cached after.
+    """The jars of Kafka ``version`` (default ``kafka_version()``), fetched with ``mvn`` on
+    first use and cached after.
 
     They land in ``<cache>/kafka-<version>/libs`` (``~/.m2`` caches the downloads as well).
     A fetch that fails leaves nothing half-written behind; a later call tries again.
     """
-    version = version or os.environ.get("AIOMQ_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
+    version = version or kafka_version()
     root = (cache or cache_dir()) / f"kafka-{version}"
     found = cached_jars(version, cache)
     if found is not None:

@@ -37,13 +37,14 @@ def _ping(endpoint: str, timeout: float) -> bool:
     try:
         if url.scheme == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            sock.connect(url.path)
         elif url.scheme in ("tcp", "http") and url.hostname:
             sock = socket.create_connection((url.hostname, url.port or 2375), timeout=timeout)
         else:
             return False  # ssh:// and TLS endpoints: leave those to a bootstrap address
-        with sock:
+        with sock:  # closed however the exchange ends, a failed connect included
+            if url.scheme == "unix":
+                sock.settimeout(timeout)
+                sock.connect(url.path)
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             reply = b""
             while chunk := sock.recv(4096):

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from ._broker import KafkaBroker, KafkaNotFound, KafkaStartError
 from ._dist import (
-    DEFAULT_KAFKA_VERSION,
     Distribution,
     JavaNotFound,
     cached_jars,
     fetch_kafka_jars,
     find_java,
     from_kafka_home,
+    kafka_version,
 )
 from ._docker import docker_answers, start_container
 from ._local import LocalKafka, start_timeout
@@ -24,24 +24,25 @@ from ._probe import broker_count
 __all__ = ["kafka_version", "local_distribution", "start_kafka", "start_local_kafka"]
 
 
-def kafka_version() -> str:
-    """The Kafka version to fetch: ``$AIOMQ_KAFKA_VERSION``, else the pinned default."""
-    return os.environ.get("AIOMQ_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
-
-
 def local_distribution(reasons: list[str] | None = None) -> Distribution:
     """Jars to run locally: ``$KAFKA_HOME``, else cached Maven jars, else a fresh fetch.
 
     Raises ``KafkaNotFound`` (with ``reasons`` plus its own) when neither ``KAFKA_HOME`` nor
-    Java 17 with Maven is there, and ``KafkaStartError`` when a fetch fails.
+    Maven is there, or there is no Java 17 to run the jars with, and ``KafkaStartError`` when
+    a fetch fails.
     """
     reasons = list(reasons or [])
     home = os.environ.get("KAFKA_HOME")
     if home:
         try:
-            return from_kafka_home(Path(home))
+            distribution = from_kafka_home(Path(home))
         except ValueError as exc:
             raise KafkaNotFound([*reasons, str(exc)]) from exc
+        try:
+            find_java()  # the jars need a Java 17 all the same
+        except JavaNotFound as exc:
+            raise KafkaNotFound([*reasons, f"KAFKA_HOME={home} is set, but {exc}"]) from exc
+        return distribution
     version = kafka_version()
     cached = cached_jars(version)
     try:

@@ -1,11 +1,13 @@
 """The guardian: stops a test run's brokers and removes their files if that run dies.
 
-The launcher starts this as ``python -m aiomq.testing._guard`` with a pipe on stdin and, for
-each broker, writes ``pid N`` / ``dir PATH`` (and ``-pid N`` / ``-dir PATH`` once it has cleaned
-up itself). When the pipe reaches end-of-file — the launcher closed it, or the launcher's
-process died, even by SIGKILL — the guardian terminates every process group still listed
-(SIGTERM, then SIGKILL after a grace period), removes every directory still listed, and exits.
-It runs in its own session so a Ctrl-C in the terminal does not reach it.
+The launcher runs this file by its path, ``python -I .../_guard.py`` (not ``-m``: it uses the
+standard library only, so nothing of aiomq, nor anything the environment puts on the path, is
+imported), with a pipe on stdin. For each broker it writes ``pid N`` / ``dir PATH`` (and
+``-pid N`` / ``-dir PATH`` once it has cleaned up itself). When the pipe reaches end-of-file
+— the launcher closed it, or the launcher's process died, even by SIGKILL — the guardian
+terminates every process group still listed (SIGTERM, then SIGKILL after a grace period),
+removes every directory still listed, and exits. It runs in its own session so a Ctrl-C in
+the terminal does not reach it.
 """
 
 from __future__ import annotations

@@ -251,6 +251,10 @@ class LocalKafka(KafkaBroker):
             # A follower killed with -9 leaves the ISR after this long (default 30 s); until
             # then acks=all writes to its partitions wait for it.
             props["replica.lag.time.max.ms"] = "10000"
+            # A node killed with -9 is fenced, and its partitions get new leaders, once it
+            # has missed heartbeats this long (default 9 s, heartbeats every 2 s).
+            props["broker.session.timeout.ms"] = "4000"
+            props["broker.heartbeat.interval.ms"] = "1000"
         if node.secure_ports:
             assert self.security is not None
             props["sasl.enabled.mechanisms"] = ",".join(self.security.mechanisms)

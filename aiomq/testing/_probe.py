@@ -108,13 +108,17 @@ def create_topic(
 
 
 def delete_topic(bootstrap: str, name: str, timeout: float = 30.0) -> None:
-    """Delete topic ``name`` (an error if it does not exist)."""
+    """Delete topic ``name``; ``RuntimeError`` with Kafka's error code if the broker refuses
+    (the topic does not exist, say)."""
 
     async def delete() -> None:
         admin = _admin(bootstrap)
         try:
             await admin.start()
-            await admin.delete_topics([name], timeout_ms=int(timeout * 1000))
+            response = await admin.delete_topics([name], timeout_ms=int(timeout * 1000))
+            for topic_name, code, *rest in response.topic_error_codes:
+                if code != 0:
+                    raise RuntimeError(f"delete topic {topic_name}: error {code} {rest}")
         finally:
             await admin.close()
 

@@ -8,45 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
 
 import anyio
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
 
 from aiomq.backends import (
     EARLIEST,
     LATEST,
     CommittedOffset,
     FetchResult,
-    ProduceRecord,
+    MemoryBackend,
     Record,
     TopicExists,
 )
 from aiomq.client import Client, connect
 from aiomq.errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
-from aiomq.message import Headers, now_ms
+from aiomq.message import now_ms
+from tests.backends.common import HEADERS, KEY, OFFSET, TIMESTAMP, VALUE, rec, values
 
 pytestmark = pytest.mark.asyncio
 
-# The fields of a fetched Record (Final, so mypy types each index).
-OFFSET: Final = 0
-TIMESTAMP: Final = 1
-KEY: Final = 2
-VALUE: Final = 3
-HEADERS: Final = 4
-
-
-def rec(
-    key: bytes | None, value: bytes | None, headers: Headers = (), timestamp: int | None = None
-) -> ProduceRecord:
-    return (key, value, headers, timestamp)
-
-
 LONG_WAIT = 20.0  # a fetch that returns well before this was woken, not timed out
-
-
-def values(n: int, start: int = 0) -> list[ProduceRecord]:
-    return [rec(None, b"v%d" % i) for i in range(start, start + n)]
 
 
 async def fetch_all(
@@ -62,9 +46,34 @@ async def fetch_all(
     return out
 
 
-async def create(client: Client, topic: str, partitions: int = 1) -> None:
+async def create(
+    client: Client, topic: str, partitions: int = 1, config: dict[str, str] | None = None
+) -> None:
     async with client.admin() as admin:
-        await admin.create_topic(topic, partitions)
+        await admin.create_topic(topic, partitions, config=config)
+
+
+async def delete_records_before(client: Client, topic: str, offset: int) -> None:
+    """Move partition 0's log start up to ``offset``, as retention would.
+
+    Kafka: a DeleteRecords request (retention itself runs on whole segments every few
+    minutes). In process: a retention limit that keeps the records from ``offset`` on, which
+    applies at the next append.
+    """
+    backend = client.backend
+    if isinstance(backend, MemoryBackend):
+        mem = backend.broker
+        _, end = mem.offsets(topic, 0)
+        mem.retention_records = end - offset
+        await backend.produce(topic, 0, [])
+        mem.retention_records = None
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=client.url.removeprefix("kafka://"))
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(offset)})
+    finally:
+        await admin.close()
 
 
 class TestProduceFetch:
@@ -161,6 +170,52 @@ class TestProduceFetch:
         assert len(result.records) >= 1
         assert result.records[0][VALUE] == b"x" * 5000
 
+    async def test_an_empty_batch_appends_nothing_but_checks_the_partition(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name, partitions=2)
+        result = await client.backend.produce(topic_name, 1, [])
+        assert list(result.offsets) == []
+        assert result.base_offset == -1
+        assert await client.backend.list_offsets(topic_name, {1: LATEST}) == {1: 0}
+        with pytest.raises(UnknownTopic):
+            await client.backend.produce(topic_name, 2, [])
+
+    async def test_an_empty_batch_auto_creates_the_topic(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await client.backend.produce(topic_name, 0, [])
+        assert topic_name in await client.backend.list_topics()
+
+    async def test_log_append_time_replaces_the_given_timestamp(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name, config={"message.timestamp.type": "LogAppendTime"})
+        before = now_ms()
+        result = await client.backend.produce(
+            topic_name, 0, [rec(None, b"a", (), 1), rec(None, b"b", (), 2)]
+        )
+        after = now_ms()
+        assert result.timestamps[0] == result.timestamps[1]
+        assert before <= result.timestamps[0] <= after
+        got = await fetch_all(client, topic_name, 0, 0, 2)
+        assert [r[TIMESTAMP] for r in got] == list(result.timestamps)
+
+    async def test_the_size_limit_is_per_record_not_per_batch(
+        self, client: Client, topic_name: str
+    ) -> None:
+        # Ten records fit the topic's limit one by one, not all together: Kafka refuses such
+        # a batch whole, and the backend splits it, as the Java producer does.
+        await create(client, topic_name, config={"max.message.bytes": "300"})
+        batch = [rec(None, b"%02d" % i + b"." * 48) for i in range(10)]
+        result = await client.backend.produce(topic_name, 0, batch)
+        assert list(result.offsets) == list(range(10))
+        got = await fetch_all(client, topic_name, 0, 0, 10)
+        assert [r[VALUE] for r in got] == [r[1] for r in batch]
+        with pytest.raises(MessageTooLarge):
+            await client.backend.produce(topic_name, 0, [rec(None, b"x" * 400)])
+        assert await client.backend.list_offsets(topic_name, {0: LATEST}) == {0: 10}
+
 
 class TestOffsets:
     async def test_oldest_and_newest(self, client: Client, topic_name: str) -> None:
@@ -201,6 +256,29 @@ class TestOffsets:
         await client.backend.produce(topic_name, 0, values(3))
         with pytest.raises(OffsetOutOfRange):
             await client.backend.fetch(topic_name, 0, -5, max_wait=0)
+
+    async def test_deleted_records_move_the_log_start(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name)
+        await client.backend.produce(topic_name, 0, values(5))
+        await delete_records_before(client, topic_name, 3)
+        assert await client.backend.list_offsets(topic_name, {0: EARLIEST}) == {0: 3}
+        assert await client.backend.list_offsets(topic_name, {0: LATEST}) == {0: 5}
+        result = await client.backend.fetch(topic_name, 0, 3, max_wait=LONG_WAIT)
+        assert [r[VALUE] for r in result.records] == [b"v3", b"v4"]
+        assert result.log_start_offset == 3
+        assert result.high_watermark == 5
+        with pytest.raises(OffsetOutOfRange):
+            await client.backend.fetch(topic_name, 0, 2, max_wait=0)
+
+    async def test_specs_must_be_ints(self, client: Client, topic_name: str) -> None:
+        await create(client, topic_name)
+        with pytest.raises(TypeError, match="int"):
+            await client.backend.list_offsets(topic_name, {0: True})  # not timestamp 1
+        with pytest.raises(ValueError, match="EARLIEST"):
+            await client.backend.list_offsets(topic_name, {0: -3})
+        assert await client.backend.list_offsets(topic_name, {0: LATEST}) == {0: 0}
 
 
 class TestLongPoll:
@@ -248,6 +326,36 @@ class TestLongPoll:
         assert result.records == []
         assert result.next_offset == 0
         assert 0.25 <= elapsed < LONG_WAIT / 2
+
+    async def test_min_bytes_holds_a_fetch_until_max_wait(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name)
+        await client.backend.produce(topic_name, 0, values(1))
+        start = time.monotonic()
+        result = await client.backend.fetch(topic_name, 0, 0, max_wait=0.5, min_bytes=100_000)
+        elapsed = time.monotonic() - start
+        assert [r[VALUE] for r in result.records] == [b"v0"]  # what there is, at the deadline
+        assert 0.45 <= elapsed < LONG_WAIT / 2
+
+    async def test_min_bytes_reached_ends_the_wait(self, client: Client, topic_name: str) -> None:
+        await create(client, topic_name)
+        result: list[FetchResult] = []
+
+        async def fetcher() -> None:
+            fetched = await client.backend.fetch(
+                topic_name, 0, 0, max_wait=LONG_WAIT, min_bytes=2000
+            )
+            result.append(fetched)
+
+        start = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await anyio.wait_all_tasks_blocked()
+            await client.backend.produce(topic_name, 0, values(1))  # not enough yet
+            await client.backend.produce(topic_name, 0, values(30, 1, size=100))
+        assert time.monotonic() - start < LONG_WAIT / 2
+        assert len(result[0].records) > 1
 
     async def test_a_fetch_can_be_cancelled(self, client: Client, topic_name: str) -> None:
         await create(client, topic_name)
@@ -371,6 +479,12 @@ class TestAdmin:
                 await admin.create_topic(topic_name, partitions=0)
             with pytest.raises(ValueError, match="replication"):
                 await admin.create_topic(topic_name, replication=1000)
+            for bad in (0, True):
+                with pytest.raises(ValueError, match="replication factor must be an int >= 1"):
+                    await admin.create_topic(topic_name, replication=bad)
+            with pytest.raises(TypeError, match="str to str"):
+                await admin.create_topic(topic_name, config={"retention.ms": 1})  # type: ignore[dict-item]
+            assert topic_name not in await admin.list_topics()
 
 
 class TestErrors:
@@ -382,6 +496,8 @@ class TestErrors:
                 await client.partitions(topic_name)
             with pytest.raises(UnknownTopic):
                 await client.backend.produce(topic_name, 0, values(1))
+            with pytest.raises(UnknownTopic):
+                await client.backend.produce(topic_name, 0, [])
             with pytest.raises(UnknownTopic):
                 await client.backend.fetch(topic_name, 0, 0, max_wait=0)
             with pytest.raises(UnknownTopic):
@@ -423,6 +539,17 @@ class TestGroupOffsets:
         assert got == {(topic_name, 0): CommittedOffset(7)}
         other = await client.backend.committed_offsets(f"{group}-other", [(topic_name, 0)])
         assert other == {}
+
+    async def test_an_empty_group_id_is_a_value_error(
+        self, client: Client, topic_name: str
+    ) -> None:
+        await create(client, topic_name)
+        with pytest.raises(ValueError, match="group id"):
+            await client.backend.committed_offsets("", [(topic_name, 0)])
+        with pytest.raises(ValueError, match="group id"):
+            await client.backend.committed_offsets("", [])
+        with pytest.raises(ValueError, match="group id"):
+            await client.backend.commit_offsets("", {(topic_name, 0): CommittedOffset(1)})
 
 
 async def test_records_survive_the_client(backend_url: str, topic_name: str) -> None:

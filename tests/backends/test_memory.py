@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Final
 
 import anyio
 import pytest
@@ -14,38 +13,19 @@ import pytest_asyncio
 from aiomq._park import Parker
 from aiomq.backends import (
     EARLIEST,
-    LATEST,
     CommittedOffset,
     MemoryBackend,
     MemoryBroker,
-    ProduceRecord,
     broker,
     drop_broker,
 )
 from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES
 from aiomq.client import Client, connect
 from aiomq.errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
-from aiomq.message import Headers
+from aiomq.message import record_size
+from tests.backends.common import OFFSET, VALUE, rec, values
 
 pytestmark = pytest.mark.asyncio
-
-# The fields of a fetched Record (Final, so mypy types each index).
-OFFSET: Final = 0
-TIMESTAMP: Final = 1
-KEY: Final = 2
-VALUE: Final = 3
-HEADERS: Final = 4
-
-
-def rec(
-    key: bytes | None, value: bytes | None, headers: Headers = (), timestamp: int | None = None
-) -> ProduceRecord:
-    return (key, value, headers, timestamp)
-
-
-def values(n: int, start: int = 0, size: int = 0) -> list[ProduceRecord]:
-    pad = b"." * size
-    return [rec(None, b"v%d" % i + pad) for i in range(start, start + n)]
 
 
 @pytest.fixture
@@ -289,13 +269,6 @@ class TestTopics:
             await client.backend.fetch("nope", 0, 0, max_wait=0)
         assert mem.list_topics() == []
 
-    async def test_log_append_time(self, client: Client) -> None:
-        await client.admin().create_topic("t", config={"message.timestamp.type": "LogAppendTime"})
-        result = await client.backend.produce("t", 0, [rec(None, b"x", (), 1)])
-        assert result.timestamps[0] > 1
-        fetched = await client.backend.fetch("t", 0, 0, max_wait=0)
-        assert fetched.records[0][TIMESTAMP] == result.timestamps[0]
-
     async def test_topic_config_is_kept_and_checked(
         self, mem: MemoryBroker, client: Client
     ) -> None:
@@ -341,11 +314,20 @@ class TestRecords:
         assert [r[OFFSET] for r in result.records] == [0, 1]
         assert result.next_offset == 2
 
-    async def test_list_offsets_rejects_bad_specs(self, client: Client) -> None:
-        await client.admin().create_topic("t")
-        with pytest.raises(ValueError, match="EARLIEST"):
-            await client.backend.list_offsets("t", {0: -3})
-        assert await client.backend.list_offsets("t", {0: LATEST}) == {0: 0}
+    async def test_the_size_limit_is_the_producers_bound(self, client: Client) -> None:
+        # message.record_size is the one formula: a record exactly at the limit goes in.
+        await client.admin().create_topic("t", config={"max.message.bytes": "100"})
+        headers = (("h", b"12"),)
+        fits = rec(b"k", b"x" * (100 - record_size(b"k", b"", headers)), headers)
+        await client.backend.produce("t", 0, [fits])
+        over = rec(b"k", b"x" * (101 - record_size(b"k", b"", headers)), headers)
+        with pytest.raises(MessageTooLarge, match="101 bytes"):
+            await client.backend.produce("t", 0, [over])
+
+    async def test_replication_beyond_the_one_broker_is_refused(self, client: Client) -> None:
+        with pytest.raises(ValueError, match="larger than the 1 available broker"):
+            await client.admin().create_topic("t", replication=2)
+        await client.admin().create_topic("t", replication=1)
 
 
 class TestGroupOffsets:

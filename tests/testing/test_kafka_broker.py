@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from aiomq.testing import KafkaBroker
+from aiomq.testing._probe import delete_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -135,3 +137,8 @@ class TestSessionBroker:
         finally:
             await producer.stop()
         assert partitions == {0, 1, 2}
+
+    def test_deleting_a_missing_topic_is_an_error(self, aiomq_kafka: KafkaBroker) -> None:
+        # The broker's answer code is checked, not only the request sent.
+        with pytest.raises(RuntimeError, match="error 3"):
+            delete_topic(aiomq_kafka.bootstrap, f"absent-{uuid.uuid4().hex[:8]}")

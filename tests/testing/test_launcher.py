@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import re
 import socket
+import stat
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aiomq.testing import KafkaNotFound, KafkaStartError, _dist, start_kafka
+from aiomq.testing._cli import _write_private
+from aiomq.testing._docker import _ping
 from aiomq.testing.kafka import JavaNotFound, cache_dir, docker_answers, find_java
+
+
+def _fake_kafka_home(root: Path) -> Path:
+    """A directory that looks like an unpacked Kafka distribution (no JVM can run it)."""
+    (root / "libs").mkdir(parents=True)
+    (root / "libs" / "kafka_2.13-4.1.2.jar").write_bytes(b"")
+    return root
 
 
 def _fake_jdk(root: Path, name: str, version: str) -> Path:
@@ -119,6 +131,13 @@ class TestDockerDetection:
         monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'absent.sock'}")
         assert docker_answers() is None
 
+    def test_a_failed_connect_leaves_no_socket_open(self, tmp_path: Path) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert not _ping(f"unix://{tmp_path / 'absent.sock'}", 1.0)
+            gc.collect()
+        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
 
 @pytest.mark.usefixtures("no_kafka_anywhere")
 class TestSearchOrder:
@@ -146,6 +165,13 @@ class TestSearchOrder:
     ) -> None:
         monkeypatch.setenv("KAFKA_HOME", str(tmp_path))
         with pytest.raises(KafkaNotFound, match=re.escape("no libs/kafka_2.13-<version>.jar")):
+            start_kafka()
+
+    def test_kafka_home_without_java_17_is_not_found(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("KAFKA_HOME", str(_fake_kafka_home(tmp_path / "kafka")))
+        with pytest.raises(KafkaNotFound, match=r"KAFKA_HOME=.* is set, but no Java 17 found"):
             start_kafka()
 
     def test_address_that_never_answers_fails_within_the_timeout(
@@ -191,6 +217,25 @@ class TestPlugin:
         result.assert_outcomes(passed=1, errors=1)
         result.stdout.fnmatch_lines(["*CI is set: Kafka tests fail rather than skip*"])
 
+    def test_kafka_home_without_java_skips_too(
+        self, inner: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("KAFKA_HOME", str(_fake_kafka_home(tmp_path / "kafka")))
+        result = inner.runpytest("-rs", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines(["*is set, but no Java 17 found*"])
+
     def test_fixture_users_are_marked_kafka_and_deselectable(self, inner: pytest.Pytester) -> None:
         result = inner.runpytest("-m", "not kafka", "-p", "no:cacheprovider")
         result.assert_outcomes(passed=1, deselected=1)
+
+
+class TestStateFile:
+    def test_it_is_created_readable_by_its_owner_only(self, tmp_path: Path) -> None:
+        path = tmp_path / "run" / "kafka.json"
+        path.parent.mkdir()
+        path.write_text("stale")
+        path.chmod(0o644)
+        _write_private(path, '{"password": "secret"}')
+        assert path.read_text() == '{"password": "secret"}'
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
