@@ -24,23 +24,39 @@ cancellation, sees ``woken``, and gives it back or passes it on before re-raisin
 On asyncio a task counts as gone from the moment it is cancelled (its future is cancelled),
 even before it runs again: ``wake`` then returns False, as it does on trio, where the
 cancellation aborts the wait at once.
+
+Primitives keep their parkers in FIFO queues (deques); ``wake_first``, ``wake_all`` and
+``discard`` are the three ways such a queue is served, shared by every primitive.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from contextlib import suppress
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Parker", "checkpoint", "checkpoint_if_cancelled", "current_loop"]
+__all__ = [
+    "Parker",
+    "checkpoint",
+    "checkpoint_if_cancelled",
+    "current_loop",
+    "discard",
+    "wake_all",
+    "wake_first",
+]
 
 T = TypeVar("T")
 
 _WAITING, _WOKEN, _LEFT = 0, 1, 2
 
-# The C function behind asyncio.get_running_loop, without the exception: one call per
-# channel operation decides between the asyncio and the trio path.
-_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio._get_running_loop
+current_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio._get_running_loop
+"""The running asyncio loop, or None under trio (or anything else).
+
+It is the C function behind ``asyncio.get_running_loop``, without the exception: one call
+per operation picks the asyncio path (no cancellation check on a fast path) or the trio one.
+"""
 
 # trio.lowlevel and outcome.Value, imported on first use so asyncio users never import trio.
 _lowlevel: Any = None
@@ -58,11 +74,6 @@ def _trio() -> Any:
     return _lowlevel
 
 
-def current_loop() -> asyncio.AbstractEventLoop | None:
-    """The running asyncio loop, or None under trio (or anything else)."""
-    return _running_loop()
-
-
 class Parker(Generic[T]):
     """One task waiting for one value. Create it in the task that will park."""
 
@@ -74,7 +85,7 @@ class Parker(Generic[T]):
         self._state = _WAITING
         self._value: Any = None
         self._parked = False
-        loop = _running_loop()
+        loop = current_loop()
         if loop is not None:
             self._fut: asyncio.Future[None] | None = loop.create_future()
             self._task: Any = None
@@ -152,7 +163,7 @@ class Parker(Generic[T]):
 
 async def checkpoint() -> None:
     """Yield to the scheduler once and raise a pending cancellation (any backend)."""
-    if _running_loop() is not None:
+    if current_loop() is not None:
         await asyncio.sleep(0)
     else:
         await _trio().checkpoint()
@@ -164,5 +175,49 @@ async def checkpoint_if_cancelled() -> None:
     asyncio has no way to ask whether a cancellation is pending without yielding, so there an
     operation that completes at once neither yields nor raises, as ``asyncio.Queue`` does.
     """
-    if _running_loop() is None:
+    if current_loop() is None:
         await _trio().checkpoint_if_cancelled()
+
+
+class _Wakeable(Protocol):
+    """What a primitive's queue holds: a ``Parker``, or an object that wakes one."""
+
+    def wake(self, value: Any, /) -> bool: ...
+
+
+W = TypeVar("W", bound=_Wakeable)
+
+
+def wake_first(queue: deque[W], value: object) -> W | None:
+    """Pop waiters from the head of ``queue`` until one takes ``value``; return it, or None.
+
+    Waiters that were woken elsewhere (a select sits in several queues) or have left
+    (cancelled, not yet out of the queue) are dropped on the way.
+    """
+    while queue:
+        waiter = queue.popleft()
+        if waiter.wake(value):
+            return waiter
+    return None
+
+
+def wake_all(queue: deque[W], value: object) -> int:
+    """Empty ``queue``, waking every waiter in it with ``value``; how many took it.
+
+    ``wake`` runs no code of the woken task, so nobody joins the queue while it empties.
+    """
+    woken = 0
+    while queue:
+        if queue.popleft().wake(value):
+            woken += 1
+    return woken
+
+
+def discard(queue: deque[Any], waiter: object) -> None:
+    """Remove ``waiter`` from ``queue``, unless a waker has popped it already.
+
+    For a waiter leaving without being woken (cancelled): a waker drops one that has left
+    when it meets it, so it may be gone already.
+    """
+    with suppress(ValueError):
+        queue.remove(waiter)

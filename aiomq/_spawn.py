@@ -21,7 +21,10 @@ _live: set[asyncio.Task[Any]] = set()
 
 
 class Background:
-    """A handle on a library-owned task: ``cancel()`` it, ask whether it is ``done``."""
+    """A handle on a library-owned task; its one operation is ``cancel()``.
+
+    The task is reaped by aiomq when it ends, so the handle offers no way to await it.
+    """
 
     __slots__ = ("_scope", "_task")
 

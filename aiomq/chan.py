@@ -17,9 +17,9 @@ fires exactly one ready case, chosen at random. Where aiomq differs from Go:
   is cancelled before it resumes is returned, and the cancellation is raised at the task's
   next checkpoint. On asyncio a native ``Task.cancel()`` (``asyncio.timeout``, ``wait_for``)
   can land in that gap too, and asyncio raises ``CancelledError`` there whatever the code
-  does; the value then goes back to the front of the channel for the next receiver. A send
-  cancelled that way raises although its value was delivered, as any asyncio operation
-  cancelled after taking effect does.
+  does; the value then goes back to the front of the channel for the next receiver. A send,
+  or a ``select`` whose send case fired, cancelled that way raises although its value was
+  delivered, as any asyncio operation cancelled after taking effect does.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ import asyncio
 import math
 import random
 from collections import deque
-from contextlib import suppress
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
 
-from ._park import Parker, checkpoint_if_cancelled
+from ._park import Parker, checkpoint_if_cancelled, current_loop, discard, wake_all, wake_first
 from .context import Context
 from .errors import AiomqError, ChanClosed
 
@@ -50,9 +49,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-# One C call per operation picks the asyncio path (no cancellation check) or the trio one.
-_running_loop = asyncio._get_running_loop
 
 
 class WouldBlock(AiomqError, anyio.WouldBlock):
@@ -80,15 +76,13 @@ class _Waiter:
         self.value = value
         self.ok = False
 
-
-def _pop_live(queue: deque[_Waiter]) -> _Waiter | None:
-    """Pop and wake the first waiter still waiting; skip (drop) those woken elsewhere or gone."""
-    while queue:
-        waiter = queue.popleft()
-        if waiter.parker.wake(waiter):
-            waiter.ok = True
-            return waiter
-    return None
+    def wake(self, ok: bool) -> bool:
+        """Fire this waiter: ``ok`` True for an exchange, False for a close. False if its
+        parker was woken through another case already or its task has left."""
+        if self.parker.wake(self):
+            self.ok = ok
+            return True
+        return False
 
 
 def _has_live(queue: deque[_Waiter]) -> bool:
@@ -98,12 +92,6 @@ def _has_live(queue: deque[_Waiter]) -> bool:
             return True
         queue.popleft()
     return False
-
-
-def _discard(queue: deque[_Waiter], waiter: _Waiter) -> None:
-    # A waker may have dropped it already (a select woken through another case).
-    with suppress(ValueError):
-        queue.remove(waiter)
 
 
 _EMPTY: Any = object()  # _take(): nothing to receive right now
@@ -170,7 +158,7 @@ class Chan(Generic[T]):
         """Send without waiting if possible; False if the send would block."""
         if self._closed:
             raise ChanClosed("send on closed channel")
-        receiver = _pop_live(self._recvq)
+        receiver = wake_first(self._recvq, True)
         if receiver is not None:
             receiver.value = value  # set before it runs: nothing runs in between
             return True
@@ -196,7 +184,7 @@ class Chan(Generic[T]):
         A send cancelled while waiting delivers nothing (see the module docstring for a
         cancellation that arrives as the value is taken).
         """
-        if _running_loop() is None:
+        if current_loop() is None:
             await checkpoint_if_cancelled()
         buf = self._buf
         if self._recvq or self._closed or len(buf) >= self._cap:
@@ -211,12 +199,13 @@ class Chan(Generic[T]):
         waiter = _Waiter(parker, 0, value)
         self._sendq.append(waiter)
         try:
-            await parker.park(late_cancel=_running_loop() is not None)
+            await parker.park()
         except BaseException:
             # Cancelled while waiting: nothing was delivered. (On asyncio a native
             # Task.cancel() landing after a receiver took the value also ends up here; that
             # value has been delivered, as with any asyncio operation cancelled late.)
-            _discard(self._sendq, waiter)
+            if not parker.woken:
+                discard(self._sendq, waiter)
             raise
         if not waiter.ok:
             raise ChanClosed("send on closed channel")
@@ -231,12 +220,12 @@ class Chan(Generic[T]):
             if self._sendq and len(buf) < self._cap:
                 # The buffer was full: the first waiting sender's value takes the free slot
                 # and its send completes (Go's recv on a full buffered channel).
-                sender = _pop_live(self._sendq)
+                sender = wake_first(self._sendq, True)
                 if sender is not None:
                     buf.append(sender.value)
             return value
         if self._sendq:
-            sender = _pop_live(self._sendq)
+            sender = wake_first(self._sendq, True)
             if sender is not None:
                 return sender.value
         return _CLOSED if self._closed else _EMPTY
@@ -250,12 +239,12 @@ class Chan(Generic[T]):
         waiter = _Waiter(parker, 0, None)
         self._recvq.append(waiter)
         try:
-            await parker.park(late_cancel=_running_loop() is not None)
+            await parker.park()
         except BaseException:
             if waiter.ok:
                 self._unreceive(waiter.value)
             else:
-                _discard(self._recvq, waiter)
+                discard(self._recvq, waiter)
             raise
         return waiter.value if waiter.ok else _CLOSED
 
@@ -271,7 +260,7 @@ class Chan(Generic[T]):
         to the head of the buffer (which may then briefly hold more than ``cap`` values, and
         on a closed channel reaches whoever receives next).
         """
-        receiver = _pop_live(self._recvq)
+        receiver = wake_first(self._recvq, True)
         if receiver is not None:
             receiver.value = value
         else:
@@ -299,7 +288,7 @@ class Chan(Generic[T]):
         received (Go returns the zero value; see ``recv_ok``). A cancelled receive takes
         nothing from the channel.
         """
-        if _running_loop() is None:
+        if current_loop() is None:
             await checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
@@ -314,7 +303,7 @@ class Chan(Generic[T]):
 
         Go's ``v, ok := <-ch``; Go's zero value is None here.
         """
-        if _running_loop() is None:
+        if current_loop() is None:
             await checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
@@ -330,7 +319,7 @@ class Chan(Generic[T]):
     async def __anext__(self) -> T:
         """``async for v in ch``: receives until the channel is closed and drained (Go's
         ``for v := range ch``)."""
-        if _running_loop() is None:
+        if current_loop() is None:
             await checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
@@ -351,10 +340,8 @@ class Chan(Generic[T]):
         if self._closed:
             raise ChanClosed("close of closed channel")
         self._closed = True
-        for queue in (self._recvq, self._sendq):
-            while queue:
-                waiter = queue.popleft()
-                waiter.parker.wake(waiter)  # ok stays False: woken by close
+        wake_all(self._recvq, False)
+        wake_all(self._sendq, False)
 
 
 class RecvCase(Generic[T]):
@@ -410,30 +397,41 @@ Case = RecvCase[Any] | SendCase[Any] | Context | None
 
 _MISSING: Any = object()
 _TIMER: Any = object()  # a select's parker woken by its context deadline's timer
+_NOT_READY: Any = object()  # _fire(): the case could not complete after all
 
 
-def _ready(case: Case) -> bool:
-    if isinstance(case, RecvCase):
-        ch = case.chan
-        return ch is not None and bool(ch._buf or _has_live(ch._sendq) or ch._closed)
-    if isinstance(case, SendCase):
-        ch = case.chan
-        return ch is not None and (ch._closed or _has_live(ch._recvq) or len(ch._buf) < ch._cap)
-    if isinstance(case, Context):
-        return case.err() is not None
-    if case is None:
-        return False
-    raise TypeError(
-        f"select case must be recv(ch), recv_ok(ch), send(ch, v), a Context or None, "
-        f"not {type(case).__name__}"
-    )
+def _poll(cases: tuple[Case, ...]) -> list[int]:
+    """The indexes of the cases that can proceed now.
+
+    Contexts come first: ``err()`` ends a context whose deadline has passed unnoticed, and
+    its callbacks run at once; one may cancel a task parked on a channel of another case
+    (a peer inside that context's ``scope()``), so the channels are looked at only after.
+    """
+    ready = [i for i, case in enumerate(cases) if isinstance(case, Context) and case.done()]
+    for index, case in enumerate(cases):
+        if isinstance(case, RecvCase):
+            ch = case.chan
+            if ch is not None and (ch._buf or _has_live(ch._sendq) or ch._closed):
+                ready.append(index)
+        elif isinstance(case, SendCase):
+            ch = case.chan
+            if ch is not None and (ch._closed or _has_live(ch._recvq) or len(ch._buf) < ch._cap):
+                ready.append(index)
+        elif case is not None and not isinstance(case, Context):
+            raise TypeError(
+                f"select case must be recv(ch), recv_ok(ch), send(ch, v), a Context or None, "
+                f"not {type(case).__name__}"
+            )
+    return ready
 
 
 def _fire(case: Case) -> Any:
-    """Perform a case ``_ready`` found ready, returning its value."""
+    """Perform a case ``_poll`` found ready: its value, or ``_NOT_READY`` if it could not."""
     if isinstance(case, RecvCase):
         assert case.chan is not None
         value = case.chan._take()
+        if value is _EMPTY:
+            return _NOT_READY
         if value is _CLOSED:
             if case.with_ok:
                 return None, False
@@ -441,8 +439,7 @@ def _fire(case: Case) -> Any:
         return (value, True) if case.with_ok else value
     if isinstance(case, SendCase):
         assert case.chan is not None
-        case.chan._offer(case.value)
-        return None
+        return None if case.chan._offer(case.value) else _NOT_READY
     assert isinstance(case, Context)
     return case.err()
 
@@ -460,16 +457,25 @@ async def select(*cases: Case, default: Any = _MISSING) -> tuple[int, Any]:
     fires (Go's nil channel and ``select {}``).
 
     Raises ``ChanClosed`` when the chosen case is ``recv`` on a closed, drained channel or
-    ``send`` on a closed channel. A cancelled select performs no case.
+    ``send`` on a closed channel. A select cancelled while it waits performs no case, with
+    one exception, on asyncio only: a native ``Task.cancel()`` (``asyncio.timeout``,
+    ``wait_for``) that lands after a case fired but before the task resumed. Then select
+    raises ``CancelledError`` all the same; a received value goes back to the front of its
+    channel, but a send case has already delivered its value (to a receiver, or into the
+    buffer). Under trio, and under anyio cancel scopes on asyncio, a select whose case fired
+    returns it, and the cancellation lands at the task's next checkpoint.
     """
-    loop = _running_loop()
+    loop = current_loop()
     if loop is None:
         await checkpoint_if_cancelled()
     while True:
-        ready = [i for i, case in enumerate(cases) if _ready(case)]
+        ready = _poll(cases)
         if ready:
             index = ready[0] if len(ready) == 1 else random.choice(ready)
-            return index, _fire(cases[index])
+            value = _fire(cases[index])
+            if value is not _NOT_READY:
+                return index, value
+            continue  # its peer left between the poll and the fire: poll again
         if default is not _MISSING:
             return -1, default
         fired = await _park(cases, loop)
@@ -505,16 +511,13 @@ async def _park(
     fired: Any = _TIMER
     try:
         if loop is not None:
-            # On asyncio a cancellation that lands after the wake-up raises (see _unreceive).
-            if deadline == math.inf:
-                fired = await parker.park(late_cancel=True)
-            else:
-                # Deadlines are not events (see context.py): a timer wakes the parker.
-                handle = loop.call_at(deadline, parker.wake, _TIMER)
-                try:
-                    fired = await parker.park(late_cancel=True)
-                finally:
-                    handle.cancel()
+            # Deadlines are not events (see context.py): a timer wakes the parker.
+            timer = None if deadline == math.inf else loop.call_at(deadline, parker.wake, _TIMER)
+            try:
+                fired = await parker.park()
+            finally:
+                if timer is not None:
+                    timer.cancel()
         elif deadline == math.inf:
             fired = await parker.park()
         else:
@@ -531,7 +534,7 @@ async def _park(
     finally:
         for queue, waiter in enqueued:
             if waiter is not fired:
-                _discard(queue, waiter)
+                discard(queue, waiter)
         for unsubscribe in unsubscribes:
             unsubscribe()
     if fired is _TIMER:

@@ -13,24 +13,38 @@ Go's ``golang.org/x/sync/errgroup``, shaped as a task group. Where aiomq differs
   ``ValueError``. A limit of 0 is Go's ``SetLimit(0)``: nothing starts (``go`` waits,
   ``try_go`` is False) until ``set_limit`` raises it, which, unlike Go, is allowed while
   tasks run.
+- The group is not reusable: once the block is leaving and no task is left to wait for, it
+  is finished, and ``go`` raises ``RuntimeError`` (as ``asyncio.TaskGroup`` does).
 
 On asyncio the tasks are plain asyncio tasks counted by a done-callback (anyio's task group
-costs several times more per task) and are cancelled once, as ``asyncio.TaskGroup`` cancels
-them; on trio they run in a nursery. Both pass the same tests.
+costs several times more per task); on trio they run in a nursery. Both pass the same tests,
+with one difference in how the tasks are cancelled (the body is cancelled the same way on
+both, through an anyio cancel scope):
+
+- On trio the nursery's cancel scope cancels the tasks, so an anyio (or trio)
+  ``CancelScope(shield=True)`` inside a task protects the code in it, and a task that
+  catches the cancellation is cancelled again at its next checkpoint.
+- On asyncio the group calls each task's ``cancel()`` once, as ``asyncio.TaskGroup`` does.
+  That cuts through an anyio shield inside the task: the shielded code gets
+  ``CancelledError`` at its next await. A task that catches it is not cancelled again.
+  Work that must survive the group's first error (a final flush, an offset commit) belongs
+  outside the group's tasks, or under ``asyncio.shield``. Running each task in an anyio
+  cancel scope of its own would respect shields, but triples the cost of starting a task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 from collections import deque
 from collections.abc import Callable, Coroutine
+from functools import partial
 from types import TracebackType
 from typing import Any, NoReturn, Self, TypeVarTuple
 
 import anyio
 
-from ._park import Parker, checkpoint, current_loop
+from ._park import Parker, checkpoint, current_loop, discard, wake_all
 from .context import Context, background, with_cancel
 
 __all__ = ["ErrGroup"]
@@ -38,6 +52,25 @@ __all__ = ["ErrGroup"]
 Ts = TypeVarTuple("Ts")
 
 _NEW, _OPEN, _CLOSED = "new", "open", "closed"
+
+# What a parked go() is woken with, besides None (its task was started) or the exception
+# that calling fn(*args) raised.
+_STOPPING: Any = object()
+_FINISHED: Any = object()
+
+
+class _SlotWaiter(Parker[Any]):
+    """A ``go()`` parked for a slot, with the call it starts when a slot is handed to it."""
+
+    __slots__ = ("args", "context", "fn")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.args = args
+        # The task is started by whoever frees the slot; it still inherits the context
+        # variables of the go() caller, as a task it started itself would.
+        self.context = contextvars.copy_context()
 
 
 class ErrGroup:
@@ -52,23 +85,26 @@ class ErrGroup:
     Leaving the block waits for every task. Then the first error, from a task or from the
     body, is raised as itself; the others are dropped. A cancellation from outside (an
     enclosing cancel scope, a cancelled task) cancels the tasks and propagates once they
-    have finished; an error, if there was one, is raised instead.
+    have finished; an error, if there was one, is raised instead. On asyncio a task is
+    cancelled with ``Task.cancel()``, which an anyio shield inside it does not stop (see the
+    module docstring); on trio shields hold.
 
     ``limit`` bounds how many tasks run at once: ``go`` waits, first come first served, for
     a free slot, and ``try_go`` returns False. A limit of zero starts nothing until it is
-    raised with ``set_limit``. The group cannot be entered twice.
+    raised with ``set_limit``. The group cannot be entered twice, and is finished once the
+    block is leaving and no task is left.
     """
 
     __slots__ = (
         "_cancel",
         "_ctx",
         "_error",
+        "_exiting",
         "_idle",
         "_limit",
         "_loop",
         "_nursery",
         "_nursery_cm",
-        "_reserved",
         "_running",
         "_scope",
         "_slot_waiters",
@@ -77,20 +113,21 @@ class ErrGroup:
         "_tasks",
     )
 
-    # Invariants: _running counts started tasks not yet finished; _reserved counts slots
-    # handed to parked go() calls that have not started their task; under a limit,
-    # _running + _reserved <= limit except after set_limit lowered it. _stopping is set once
-    # (first error or outside cancellation) and from then on nothing new starts.
+    # Invariants: _running counts started tasks not yet finished. Under a limit, a go()
+    # still waiting in _slot_waiters implies _running >= limit: whoever frees a slot starts
+    # the head waiter's task at once. _stopping is set once (first error or outside
+    # cancellation); from then on nothing new starts and nobody waits for a slot. The state
+    # turns _CLOSED as soon as _exiting and _running == 0.
 
     def __init__(self, ctx: Context | None = None, limit: int | None = None) -> None:
         self._ctx, self._cancel = with_cancel(background() if ctx is None else ctx)
         self._limit = _check_limit(limit)
         self._state = _NEW
+        self._exiting = False
         self._error: BaseException | None = None
         self._stopping = False
         self._running = 0
-        self._reserved = 0
-        self._slot_waiters: deque[Parker[bool]] = deque()
+        self._slot_waiters: deque[_SlotWaiter] = deque()
         self._idle: Parker[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -115,21 +152,24 @@ class ErrGroup:
     async def go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> None:
         """Start ``fn(*args)`` in a new task of the group (Go's ``Go``).
 
-        Under a limit, waits for a free slot first. Once the group is stopping (after its
+        Under a limit, waits for a free slot first; the task is started the moment a slot
+        is handed over, so a caller cancelled after that (only a native asyncio cancel can
+        land there) raises although the task runs. Once the group is stopping (after its
         first error) it starts nothing: ``fn`` is not even called, and ``go`` returns after
         a checkpoint, where the caller, normally cancelled by then, sees its cancellation.
         Arguments that do not fit ``fn`` raise in the caller. Outside the block (before
-        ``async with`` or after it) raises ``RuntimeError``.
+        ``async with``, or once it is finished) raises ``RuntimeError``.
         """
         if self._state is _OPEN and not self._stopping and self._limit is None:
             self._start(fn(*args))  # the fast path: no limit, nothing to check
             return
         self._check_open()
-        if not self._stopping and not self._take_slot():
-            await self._wait_for_slot()
         if not self._stopping:
-            self._start(fn(*args))
-            return
+            if self._slot_free():
+                self._start(fn(*args))
+                return
+            if await self._wait_for_slot(fn, args):
+                return
         await checkpoint()
 
     def try_go(self, fn: Callable[[*Ts], Coroutine[Any, Any, Any]], *args: *Ts) -> bool:
@@ -139,7 +179,7 @@ class ErrGroup:
         first), and once the group is stopping. Outside the block raises ``RuntimeError``.
         """
         self._check_open()
-        if self._stopping or not self._take_slot():
+        if self._stopping or not self._slot_free():
             return False
         self._start(fn(*args))
         return True
@@ -149,50 +189,72 @@ class ErrGroup:
 
     # -- slots ---------------------------------------------------------------------------
 
-    def _take_slot(self) -> bool:
+    def _slot_free(self) -> bool:
         # Parked go() calls come first: no barging past them.
         limit = self._limit
-        return limit is None or (not self._slot_waiters and self._running + self._reserved < limit)
+        return limit is None or (not self._slot_waiters and self._running < limit)
 
-    async def _wait_for_slot(self) -> None:
-        waiter: Parker[bool] = Parker()
+    async def _wait_for_slot(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+        """Park until ``_hand_off`` starts ``fn(*args)`` (True) or the group stops (False)."""
+        waiter = _SlotWaiter(fn, args)
         self._slot_waiters.append(waiter)
         try:
-            granted = await waiter.park(late_cancel=True)
+            outcome = await waiter.park()
         except BaseException:
+            # Not woken: it held no slot, and _hand_off skips a waiter that has left. Woken:
+            # its task started (asyncio raises a native cancel that follows a wake).
             if not waiter.woken:
-                with contextlib.suppress(ValueError):  # a waker may have dropped it already
-                    self._slot_waiters.remove(waiter)
-            elif self._state is _OPEN:  # cancelled after being handed a slot: pass it on
-                self._reserved -= 1
-                self._hand_off()
+                discard(self._slot_waiters, waiter)
             raise
-        if not granted:
-            raise RuntimeError("ErrGroup closed while go() waited for a slot")
-        self._reserved -= 1
-        if self._stopping:
-            self._hand_off()
+        if outcome is None:
+            return True
+        if outcome is _STOPPING:
+            return False
+        if outcome is _FINISHED:
+            raise RuntimeError("ErrGroup finished while go() waited for a slot")
+        raise outcome  # calling fn(*args) failed: the caller's mistake, raised in the caller
 
     def _hand_off(self) -> None:
+        """Start parked ``go`` calls, first come first served, while slots are free.
+
+        The task is started here rather than by the caller when it resumes: by then the
+        block may have been left (and trio's nursery closed), and whoever freed the slot is
+        the one who knows the group is still open.
+        """
         waiters = self._slot_waiters
-        while waiters and (self._limit is None or self._running + self._reserved < self._limit):
-            if waiters.popleft().wake(True):
-                self._reserved += 1
+        while (
+            waiters
+            and self._state is _OPEN
+            and (self._limit is None or self._running < self._limit)
+        ):
+            waiter = waiters.popleft()
+            if not waiter.waiting:
+                continue  # cancelled while parked: it is leaving
+            try:
+                self._start(waiter.context.run(waiter.fn, *waiter.args), waiter.context)
+            except Exception as exc:  # e.g. arguments that do not fit: the slot stays free
+                waiter.wake(exc)
+            else:
+                waiter.wake(None)
 
     # -- tasks ---------------------------------------------------------------------------
 
-    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _start(
+        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context | None = None
+    ) -> None:
         loop = self._loop
         if loop is not None:
-            task = loop.create_task(coro)
+            task = loop.create_task(coro, context=context)  # TypeError for a non-coroutine
             self._tasks.add(task)
             task.add_done_callback(self._on_done)
         else:
             if not isinstance(coro, Coroutine):
                 raise TypeError(f"go() needs an async function, got {coro!r}")
-            self._nursery.start_soon(
-                _run_trio, self, coro, name=getattr(coro, "__qualname__", None)
-            )
+            name = getattr(coro, "__qualname__", None)
+            if context is None:
+                self._nursery.start_soon(_run_trio, self, coro, name=name)
+            else:  # trio's task inherits the context that start_soon runs in
+                context.run(partial(self._nursery.start_soon, name=name), _run_trio, self, coro)
         self._running += 1
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:
@@ -205,8 +267,11 @@ class ErrGroup:
         self._running -= 1
         if self._slot_waiters:
             self._hand_off()
-        if self._running == 0 and self._idle is not None:
-            self._idle.wake(None)
+        if self._running == 0:
+            if self._exiting:
+                self._state = _CLOSED  # nothing left to wait for: no more arrivals
+            if self._idle is not None:
+                self._idle.wake(None)
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -219,11 +284,12 @@ class ErrGroup:
         if self._stopping:
             return
         self._stopping = True
+        wake_all(self._slot_waiters, _STOPPING)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
             return
         for task in self._tasks:
-            task.cancel()
+            task.cancel()  # not through shields: see the module docstring
         if self._scope is not None:
             self._scope.cancel()
 
@@ -253,6 +319,9 @@ class ErrGroup:
     async def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
+        self._exiting = True
+        if self._running == 0:
+            self._state = _CLOSED  # see _finished
         try:
             if self._loop is not None:
                 suppress, outside = await self._exit_asyncio(et, exc, tb)
@@ -260,8 +329,7 @@ class ErrGroup:
                 suppress, outside = await self._exit_trio(exc)
         finally:
             self._state = _CLOSED
-            while self._slot_waiters:
-                self._slot_waiters.popleft().wake(False)
+            wake_all(self._slot_waiters, _FINISHED)
             self._cancel(self._error)  # Go's Wait cancels the context too
         error = self._error
         self._error = None  # the group no longer needs it; g.ctx.cause() still holds it

@@ -8,18 +8,13 @@ waiter cancelled just after being granted gives its tokens back, and over-releas
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-from ._park import Parker, checkpoint_if_cancelled
+from ._park import Parker, checkpoint_if_cancelled, current_loop, discard
 from .context import Context
-from .sync import _discard
 
 __all__ = ["Weighted", "WeightedStats"]
-
-# One C call tells asyncio (no cancellation check on a fast path) from trio.
-_running_loop = asyncio._get_running_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +72,7 @@ class Weighted:
         if ctx is not None and (err := ctx.err()) is not None:
             raise err.with_traceback(None)
         if n <= self._size - self._cur and not self._waiters:
-            if _running_loop() is None:
+            if current_loop() is None:
                 await checkpoint_if_cancelled()  # trio: a pending cancellation still lands
             self._cur += n
             return
@@ -157,7 +152,7 @@ class Weighted:
             self._notify()
             return
         head = bool(self._waiters) and self._waiters[0] is waiter
-        _discard(self._waiters, waiter)
+        discard(self._waiters, waiter)
         if head:
             # A cancelled head may have been all that held back smaller requests behind it
             # while tokens were free; without this they would wait for an unrelated release

@@ -11,18 +11,24 @@ on, so a cancelled ``lock()`` never returns holding it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import anyio
 
-from ._park import Parker, checkpoint, checkpoint_if_cancelled
+from ._park import (
+    Parker,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_loop,
+    discard,
+    wake_all,
+    wake_first,
+)
 
 __all__ = [
     "Cond",
@@ -39,15 +45,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-# One C call tells asyncio (no cancellation check on a fast path) from trio.
-_running_loop = asyncio._get_running_loop
-
-
-def _discard(queue: deque[Any], item: object) -> None:
-    """Remove ``item`` from ``queue`` if a waker has not popped it already."""
-    with contextlib.suppress(ValueError):
-        queue.remove(item)
 
 
 class Locker(Protocol):
@@ -88,9 +85,7 @@ class WaitGroup:
             raise ValueError("sync: negative WaitGroup counter")
         self._count = count
         if count == 0:
-            waiters, self._waiters = self._waiters, deque()
-            for waiter in waiters:
-                waiter.wake(None)
+            wake_all(self._waiters, None)
 
     def done(self) -> None:
         """Decrement the counter by one."""
@@ -109,7 +104,7 @@ class WaitGroup:
             if not waiter.woken:
                 # add() may have dropped it already: on asyncio a waiter whose cancellation
                 # is in flight is no longer woken, and the queue was swapped out.
-                _discard(self._waiters, waiter)
+                discard(self._waiters, waiter)
             raise
 
     def __len__(self) -> int:
@@ -157,7 +152,7 @@ class Once:
                 # Every waiter is woken when the call ends, so one leaving never strands a
                 # takeover: another woken waiter (or a later caller) runs fn.
                 if not waiter.woken:
-                    _discard(self._waiters, waiter)
+                    discard(self._waiters, waiter)
                 raise
             if self._done:
                 return
@@ -172,9 +167,7 @@ class Once:
             raise
         finally:
             self._running = False
-            waiters, self._waiters = self._waiters, deque()
-            for waiter in waiters:
-                waiter.wake(None)
+            wake_all(self._waiters, None)
 
     def done(self) -> bool:
         """True once a call of ``fn`` has completed (returned or raised)."""
@@ -189,28 +182,16 @@ def once_func(fn: Callable[[], object]) -> Callable[[], Awaitable[None]]:
     """An async function that calls ``fn()`` only once (Go's ``sync.OnceFunc``).
 
     ``fn`` may be plain or async. Concurrent callers wait for the first call. If ``fn``
-    raises, every call (the first and all later ones) raises that same exception.
+    raises, every call (the first and all later ones) raises that same exception. It is
+    ``once_value`` over a function whose value is None.
     """
-    once = Once()
-    failure: tuple[Exception, TracebackType | None] | None = None
-
-    async def run() -> None:
-        nonlocal failure
-        try:
-            result = fn()
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            failure = (exc, exc.__traceback__)
 
     async def call() -> None:
-        await once.do(run)
-        if failure is not None:
-            # Reset the traceback so that raising the same exception again and again does
-            # not grow it without end.
-            raise failure[0].with_traceback(failure[1])
+        result = fn()
+        if inspect.isawaitable(result):
+            await result
 
-    return call
+    return once_value(call)
 
 
 def once_value(fn: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
@@ -234,6 +215,8 @@ def once_value(fn: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
     async def call() -> T:
         await once.do(run)
         if failure is not None:
+            # Reset the traceback so that raising the same exception again and again does
+            # not grow it without end.
             raise failure[0].with_traceback(failure[1])
         return value  # type: ignore[return-value]  # set by run() whenever failure is None
 
@@ -274,7 +257,7 @@ class Mutex:
     async def lock(self) -> None:
         """Wait for the lock and take it. Cancelled while waiting, it leaves without it."""
         if not self._locked:
-            if _running_loop() is None:
+            if current_loop() is None:
                 await checkpoint_if_cancelled()  # trio: a pending cancellation still lands
             self._locked = True
             return
@@ -286,7 +269,7 @@ class Mutex:
             if waiter.woken:
                 self.unlock()  # handed the lock as it was being cancelled: pass it on
             else:
-                _discard(self._waiters, waiter)
+                discard(self._waiters, waiter)
             raise
 
     def try_lock(self) -> bool:
@@ -300,11 +283,8 @@ class Mutex:
         """Release the lock, handing it to the longest waiter if there is one."""
         if not self._locked:
             raise RuntimeError("sync: unlock of unlocked mutex")
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft().wake(None):
-                return  # ownership passed on: _locked stays True
-        self._locked = False
+        if wake_first(self._waiters, None) is None:
+            self._locked = False  # else ownership passed on: _locked stays True
 
     def locked(self) -> bool:
         """True while some task holds the lock."""
@@ -315,7 +295,7 @@ class Mutex:
         return MutexStats(self._locked, len(self._waiters))
 
     async def __aenter__(self) -> None:
-        if self._locked or _running_loop() is None:
+        if self._locked or current_loop() is None:
             await self.lock()
         else:
             self._locked = True  # lock()'s asyncio fast path, inlined: one coroutine less
@@ -381,7 +361,7 @@ class RWMutex:
     async def lock(self) -> None:
         """Wait until no reader or writer holds the lock, then hold it for writing."""
         if not self._writer and self._readers == 0 and not self._write_waiters:
-            if _running_loop() is None:
+            if current_loop() is None:
                 await checkpoint_if_cancelled()
             self._writer = True
             return
@@ -397,7 +377,7 @@ class RWMutex:
                 self._writer = False
                 self._grant()
             else:
-                _discard(self._write_waiters, waiter)
+                discard(self._write_waiters, waiter)
                 # A writer that gives up may have been all that held back queued readers.
                 if not self._writer:
                     self._grant()
@@ -416,10 +396,7 @@ class RWMutex:
             raise RuntimeError("sync: unlock of unlocked RWMutex")
         self._writer = False
         # Readers that queued during this write go before the next writer (Go's rule).
-        waiters, self._read_waiters = self._read_waiters, deque()
-        for waiter in waiters:
-            if waiter.wake(None):
-                self._readers += 1
+        self._readers += wake_all(self._read_waiters, None)
         self._grant()
 
     # -- readers
@@ -427,7 +404,7 @@ class RWMutex:
     async def rlock(self) -> None:
         """Wait until no writer holds or waits for the lock, then hold it for reading."""
         if not self._writer and not self._write_waiters:
-            if _running_loop() is None:
+            if current_loop() is None:
                 await checkpoint_if_cancelled()
             self._readers += 1
             return
@@ -439,7 +416,7 @@ class RWMutex:
             if waiter.woken:
                 self.runlock()
             else:
-                _discard(self._read_waiters, waiter)
+                discard(self._read_waiters, waiter)
             raise
 
     def try_rlock(self) -> bool:
@@ -460,16 +437,11 @@ class RWMutex:
     def _grant(self) -> None:
         """With no writer holding: let the head writer in if no reader holds, or, if no
         writer waits any more, every queued reader."""
-        while self._readers == 0 and self._write_waiters:
+        if self._readers == 0 and wake_first(self._write_waiters, None) is not None:
             self._writer = True
-            if self._write_waiters.popleft().wake(None):
-                return
-            self._writer = False
-        if not self._write_waiters and self._read_waiters:
-            waiters, self._read_waiters = self._read_waiters, deque()
-            for waiter in waiters:
-                if waiter.wake(None):
-                    self._readers += 1
+            return
+        if not self._write_waiters:
+            self._readers += wake_all(self._read_waiters, None)
 
     # -- helpers
 
@@ -583,14 +555,14 @@ class Cond:
         try:
             self._lock.unlock()
         except BaseException:
-            self._waiters.remove(waiter)
+            discard(self._waiters, waiter)
             raise
         try:
             try:
                 await waiter.park(late_cancel=True)
             finally:
                 if not waiter.woken:
-                    _discard(self._waiters, waiter)
+                    discard(self._waiters, waiter)
                 await _relock(self._lock)
         except BaseException:
             if waiter.woken:
@@ -599,16 +571,11 @@ class Cond:
 
     def signal(self) -> None:
         """Wake the longest-waiting task, if any."""
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft().wake(None):
-                return
+        wake_first(self._waiters, None)
 
     def broadcast(self) -> None:
         """Wake every waiting task."""
-        waiters, self._waiters = self._waiters, deque()
-        for waiter in waiters:
-            waiter.wake(None)
+        wake_all(self._waiters, None)
 
     def stats(self) -> CondStats:
         """A snapshot of the Cond's state."""

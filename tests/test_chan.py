@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import anyio
 import pytest
 
 from aiomq.chan import Chan, RecvCase, SendCase, WouldBlock, recv, recv_ok, select, send
-from aiomq.context import background, with_cancel, with_timeout
+from aiomq.context import background, with_cancel, with_deadline, with_timeout
 from aiomq.errors import AiomqError, Canceled, ChanClosed, DeadlineExceeded
 
 pytestmark = pytest.mark.anyio
@@ -587,3 +588,63 @@ class TestSelect:
             scope.cancel()
         assert got == [(0, 5)]
         assert scope.cancelled_caught
+
+    async def select_as_a_deadline_passes_unnoticed(
+        self, monkeypatch: pytest.MonkeyPatch, kind: str
+    ) -> tuple[tuple[int, Any], list[str]]:
+        """Run ``select(send(ch, "x") or recv(ch), ctx)`` where a peer waits on ``ch`` inside
+        ``ctx.scope()`` and ``ctx``'s deadline has passed with nobody looking (a busy loop):
+        the select is the first to ask ``ctx.err()``, which ends ``ctx`` and so cancels the
+        peer the channel case depends on. Returns the select's result and what the peer did.
+        """
+        ch: Chan[str] = Chan()
+        now = anyio.current_time()
+        ctx, cancel = with_deadline(background(), now + 3600)
+        peer_did: list[str] = []
+
+        async def peer() -> None:
+            with ctx.scope():
+                if kind == "send":
+                    peer_did.append(await ch.recv())
+                else:
+                    await ch.send("v")
+                    peer_did.append("sent")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(peer)
+            await anyio.wait_all_tasks_blocked()
+            with monkeypatch.context() as patch:
+                patch.setattr(anyio, "current_time", lambda: now + 7200)  # the deadline passed
+                patch.setattr(random, "choice", min)  # the channel case, if both look ready
+                case = send(ch, "x") if kind == "send" else recv(ch)
+                result = await select(case, ctx)
+        cancel()
+        with pytest.raises(WouldBlock):
+            ch.send_nowait("y")  # no waiter left behind on either side
+        with pytest.raises(WouldBlock):
+            ch.recv_nowait()
+        return result, peer_did
+
+    async def test_select_never_reports_a_send_it_did_not_make(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Regression: the send case was counted ready on the peer, then polling the context
+        # cancelled that peer, and select returned (0, None) for a send that never happened.
+        (index, value), peer_did = await self.select_as_a_deadline_passes_unnoticed(
+            monkeypatch, "send"
+        )
+        assert index == 1
+        assert isinstance(value, DeadlineExceeded)
+        assert peer_did == []
+
+    async def test_select_never_returns_an_internal_marker_as_a_value(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Regression: the same race on a receive case returned chan's private "empty" marker
+        # as the value received.
+        (index, value), peer_did = await self.select_as_a_deadline_passes_unnoticed(
+            monkeypatch, "recv"
+        )
+        assert index == 1
+        assert isinstance(value, DeadlineExceeded)
+        assert peer_did == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -12,6 +13,7 @@ from aiomq.context import background, with_cancel, with_value
 from aiomq.errgroup import ErrGroup
 from aiomq.errors import Canceled
 from aiomq.sync import WaitGroup
+from tests._helpers import task_group
 
 pytestmark = pytest.mark.anyio
 
@@ -128,6 +130,39 @@ class TestErrGroup:
         with pytest.raises(KeyError):
             await run(ErrGroup(), body)
         assert reached == ["shielded"]
+
+    async def test_shields_in_tasks_hold_on_trio_but_not_on_asyncio(
+        self, anyio_backend: str
+    ) -> None:
+        # Documented: on asyncio the group cancels a task with Task.cancel(), which anyio's
+        # shields do not stop; trio's nursery respects them.
+        release = anyio.Event()
+        reached: list[str] = []
+        g = ErrGroup()
+
+        async def careful() -> None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await release.wait()
+                    reached.append("shielded")
+                except asyncio.CancelledError:
+                    reached.append("cut")
+                    raise
+
+        async def release_once_failed() -> None:
+            await g.ctx.wait()
+            release.set()
+
+        async def body(g: ErrGroup) -> None:
+            await g.go(careful)
+            await anyio.wait_all_tasks_blocked()
+            await g.go(fail, KeyError("k"))
+
+        async with task_group() as tg:
+            tg.start_soon(release_once_failed)
+            with pytest.raises(KeyError):
+                await run(g, body)
+        assert reached == (["shielded"] if anyio_backend == "trio" else ["cut"])
 
     async def test_later_errors_are_dropped(self) -> None:
         async def fail_while_cancelled() -> None:
@@ -386,10 +421,13 @@ class TestLimit:
 
     async def test_waiters_get_slots_first_come_first_served_without_barging(self) -> None:
         order: list[int] = []
+        recorded = WaitGroup()
+        recorded.add(3)
         release = anyio.Event()
 
         async def record(i: int) -> None:
             order.append(i)
+            recorded.done()
 
         async with ErrGroup(limit=1) as g:
             await g.go(release.wait)
@@ -399,6 +437,9 @@ class TestLimit:
                     await anyio.wait_all_tasks_blocked()
                 g.set_limit(2)  # hands the new slot to the first waiter...
                 assert not g.try_go(record, 99)  # ...so try_go cannot take it
+                # One slot, so the three run one after the other. (Were two released at
+                # once, their tasks would start in order but trio may run them in either.)
+                await recorded.wait()
                 release.set()
         assert order == [0, 1, 2]
 
@@ -461,6 +502,85 @@ class TestLimit:
             assert g.try_go(record, 2)  # the freed slot was not lost with the waiter
             release.set()
         assert ran == [2]
+
+    async def test_bad_arguments_after_waiting_for_a_slot_do_not_lose_it(self) -> None:
+        # Regression: a go() handed a slot gave it up for good when fn(*args) raised, and
+        # the next go() waited forever.
+        release = anyio.Event()
+        ran: list[int] = []
+        errors: list[TypeError] = []
+        g = ErrGroup(limit=1)
+
+        async def record(i: int) -> None:
+            ran.append(i)
+
+        async def go_with_a_missing_argument() -> None:
+            try:
+                await g.go(record)  # type: ignore[arg-type]
+            except TypeError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(5):
+            async with g:
+                await g.go(release.wait)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(go_with_a_missing_argument)
+                    await anyio.wait_all_tasks_blocked()
+                    tg.start_soon(g.go, record, 2)
+                    await anyio.wait_all_tasks_blocked()
+                    release.set()
+        assert len(errors) == 1  # raised in the caller, as without a wait
+        assert ran == [2]
+
+    async def test_slot_handed_to_a_go_outside_the_group_as_the_block_exits(self) -> None:
+        # Regression: the block's exit stopped waiting once no task ran, although a slot had
+        # just been handed to a go() parked outside the group (not one of its tasks, not the
+        # body). On asyncio that task then ran after the block; on trio go() raised "Nursery
+        # is closed to new arrivals" and the coroutine was never awaited.
+        release = anyio.Event()
+        log: list[str] = []
+        g = ErrGroup(limit=1)
+
+        async def record() -> None:
+            await anyio.lowlevel.checkpoint()
+            log.append("ran")
+
+        async def outsider() -> None:
+            await g.go(record)
+            log.append("go returned")
+
+        async with task_group() as outer:
+            async with g:
+                await g.go(release.wait)
+                outer.start_soon(outsider)
+                await anyio.wait_all_tasks_blocked()
+                release.set()
+            log.append("block left")
+        assert sorted(log) == ["block left", "go returned", "ran"]
+        assert log.index("ran") < log.index("block left")  # the block waited for the task
+
+    async def test_task_started_for_a_waiting_go_sees_the_callers_context_variables(
+        self,
+    ) -> None:
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+        seen: list[str] = []
+        release = anyio.Event()
+
+        async def record() -> None:
+            seen.append(var.get())
+
+        async with ErrGroup(limit=1) as g:
+            await g.go(release.wait)
+
+            async def caller() -> None:
+                var.set("caller's")
+                await g.go(record)  # started by release.wait's task as it ends
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(caller)
+                await anyio.wait_all_tasks_blocked()
+                release.set()
+        assert seen == ["caller's"]
 
     async def test_negative_limit_is_a_value_error(self) -> None:
         with pytest.raises(ValueError, match="limit"):

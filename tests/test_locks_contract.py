@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import anyio
 import pytest
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
-from aiomq._park import current_loop
 from aiomq.semaphore import Weighted
 from aiomq.sync import Mutex, RWMutex
+from tests._helpers import Task, start, task_group
 
 pytestmark = pytest.mark.anyio
 
@@ -50,54 +49,15 @@ def lock(request: pytest.FixtureRequest) -> Lock:
     return factory()
 
 
-class Canceller:
-    """Cancels one task at once on both backends, even a task that was just woken.
-
-    An anyio scope's cancel waits for a woken asyncio task's next checkpoint; asyncio's own
-    ``task.cancel()`` (what ``asyncio.timeout`` uses) lands right away, so use that there.
-    """
-
-    def __init__(self) -> None:
-        self.scope = anyio.CancelScope()
-        self.task: asyncio.Task[object] | None = None
-
-    def bind(self) -> None:
-        if current_loop() is not None:
-            self.task = asyncio.current_task()
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        else:
-            self.scope.cancel()
-
-
-@asynccontextmanager
-async def task_group() -> AsyncIterator[TaskGroup]:
-    """A task group that fails the test instead of hanging it when something deadlocks."""
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            yield tg
-
-
-async def start_waiter(tg: TaskGroup, lock: Lock, log: list[str], name: str) -> Canceller:
+async def start_waiter(tg: TaskGroup, lock: Lock, log: list[str], name: str) -> Task[None]:
     """Start a task that queues for ``lock``; once it gets it, it logs ``name`` and unlocks."""
 
-    async def run(*, task_status: TaskStatus[Canceller]) -> None:
-        canceller = Canceller()
-        canceller.bind()
-        task_status.started(canceller)
-        try:
-            with canceller.scope:
-                await lock.lock()
-                log.append(name)
-                lock.unlock()
-        except asyncio.CancelledError:
-            pass  # a native asyncio cancel from Canceller: the test checks the log instead
+    async def take() -> None:
+        await lock.lock()
+        log.append(name)
+        lock.unlock()
 
-    canceller: Canceller = await tg.start(run)
-    await anyio.wait_all_tasks_blocked()
-    return canceller
+    return await start(tg, take)
 
 
 class TestLockContract:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import anyio
 import pytest
 
-from aiomq._park import Parker, checkpoint, checkpoint_if_cancelled
+from aiomq._park import (
+    Parker,
+    checkpoint,
+    checkpoint_if_cancelled,
+    discard,
+    wake_all,
+    wake_first,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -115,6 +123,46 @@ class TestParker:
         assert scope.cancelled_caught
         # asyncio cannot see a pending cancellation without yielding.
         assert reached == (anyio_backend == "asyncio")
+
+
+class TestQueues:
+    """``wake_first``, ``wake_all`` and ``discard``: how every primitive serves its queue."""
+
+    async def test_wake_first_skips_parkers_woken_elsewhere_or_gone(self) -> None:
+        left: list[Parker[int]] = []
+
+        async def park_and_leave() -> None:
+            parker: Parker[int] = Parker()
+            left.append(parker)
+            await parker.park()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(park_and_leave)
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()
+        woken, waiting, behind = Parker[int](), Parker[int](), Parker[int]()
+        woken.wake(0)  # say, a select woken through another of its queues
+        queue = deque([woken, left[0], waiting, behind])
+        assert wake_first(queue, 1) is waiting
+        assert list(queue) == [behind]  # the dead ones were dropped on the way
+        assert await waiting.park() == 1
+        assert wake_first(queue, 2) is behind
+        assert wake_first(queue, 3) is None
+
+    async def test_wake_all_empties_the_queue_and_counts_who_took_the_value(self) -> None:
+        parkers = [Parker[int]() for _ in range(3)]
+        parkers[1].wake(0)
+        queue = deque(parkers)
+        assert wake_all(queue, 7) == 2
+        assert not queue
+        assert [await parkers[0].park(), await parkers[2].park()] == [7, 7]
+
+    async def test_discard_tolerates_a_parker_already_popped(self) -> None:
+        parker: Parker[int] = Parker()
+        queue = deque([parker])
+        discard(queue, parker)
+        assert not queue
+        discard(queue, parker)  # a waker got there first: nothing to do
 
 
 class TestParkerAsyncioNative:

@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import anyio
 import pytest
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
-from aiomq._park import current_loop
 from aiomq.context import Context, background, with_cancel, with_timeout
 from aiomq.errors import Canceled, DeadlineExceeded
 from aiomq.semaphore import Weighted, WeightedStats
+from tests._helpers import Task, task_group
 
 pytestmark = pytest.mark.anyio
 
 
-@asynccontextmanager
-async def task_group() -> AsyncIterator[TaskGroup]:
-    """A task group that fails the test instead of hanging it when something deadlocks."""
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            yield tg
-
-
-class Acquirer:
-    """A task waiting in ``acquire(n, ctx)``; records what became of it.
-
-    ``cancel()`` lands at once on both backends, even right after the task was granted (an
-    anyio scope's cancel would wait for a woken asyncio task's next checkpoint; asyncio's own
-    ``task.cancel()``, what ``asyncio.timeout`` uses, does not).
-    """
+class Acquirer(Task[None]):
+    """A task waiting in ``acquire(n, ctx)``; ``cancel()`` lands at once (see ``Task``)."""
 
     def __init__(self, sem: Weighted, n: int, ctx: Context | None) -> None:
-        self.sem, self.n, self.ctx = sem, n, ctx
-        self.scope = anyio.CancelScope()
-        self.task: asyncio.Task[object] | None = None
-        self.outcome = "waiting"
+        super().__init__(lambda: sem.acquire(n, ctx), catch=(Canceled, DeadlineExceeded))
 
-    async def run(self, *, task_status: TaskStatus[None]) -> None:
-        if current_loop() is not None:
-            self.task = asyncio.current_task()
-        task_status.started()
-        try:
-            with self.scope:
-                await self.sem.acquire(self.n, self.ctx)
-                self.outcome = "acquired"
-        except asyncio.CancelledError:
-            pass  # a native cancel from cancel(); outcome stays "waiting"
-        except (Canceled, DeadlineExceeded) as exc:
-            self.outcome = type(exc).__name__
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        else:
-            self.scope.cancel()
+    @property
+    def outcome(self) -> str:
+        """What became of it: acquired, the context's error (Canceled, DeadlineExceeded), or
+        waiting (also after a cancel: it never got the tokens)."""
+        if self.done:
+            return "acquired"
+        return "waiting" if self.error is None else type(self.error).__name__
 
 
 async def start(tg: TaskGroup, sem: Weighted, n: int = 1, ctx: Context | None = None) -> Acquirer:

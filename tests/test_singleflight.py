@@ -2,64 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
-from aiomq._park import current_loop
 from aiomq.singleflight import Result, SingleFlight
+from tests._helpers import Task, start, task_group
 
 pytestmark = pytest.mark.anyio
 
 
-@asynccontextmanager
-async def task_group() -> AsyncIterator[TaskGroup]:
-    """A task group that fails the test instead of hanging it when something deadlocks."""
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            yield tg
-
-
-class Caller:
-    """A task calling ``sf.do(key, fn)``; keeps what it got. ``cancel()`` lands at once."""
-
-    def __init__(self, sf: SingleFlight, key: str, fn: Callable[[], Awaitable[str]]) -> None:
-        self.sf, self.key, self.fn = sf, key, fn
-        self.result: tuple[str, bool] | None = None
-        self.error: BaseException | None = None
-        self.scope = anyio.CancelScope()
-        self.task: asyncio.Task[object] | None = None
-
-    async def run(self, *, task_status: TaskStatus[None]) -> None:
-        if current_loop() is not None:
-            self.task = asyncio.current_task()
-        task_status.started()
-        try:
-            with self.scope:
-                self.result = await self.sf.do(self.key, self.fn)
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:
-            self.error = exc
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        else:
-            self.scope.cancel()
-
-
 async def call(
     tg: TaskGroup, sf: SingleFlight, key: str, fn: Callable[[], Awaitable[str]]
-) -> Caller:
-    caller = Caller(sf, key, fn)
-    await tg.start(caller.run)
-    await anyio.wait_all_tasks_blocked()
-    return caller
+) -> Task[tuple[str, bool]]:
+    """A task calling ``sf.do(key, fn)``; keeps what it got, value or exception."""
+    return await start(tg, lambda: sf.do(key, fn), catch=(Exception,))
 
 
 class Slow:

@@ -3,20 +3,16 @@ test_locks_contract.py; this file holds what is particular to each type)."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-from anyio.abc import TaskGroup, TaskStatus
 
 import aiomq.semaphore
 import aiomq.singleflight
 import aiomq.sync
-from aiomq._park import current_loop
 from aiomq.sync import (
     Cond,
     CondStats,
@@ -28,58 +24,9 @@ from aiomq.sync import (
     once_func,
     once_value,
 )
+from tests._helpers import start, task_group
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def task_group() -> AsyncIterator[TaskGroup]:
-    """A task group that fails the test instead of hanging it when something deadlocks."""
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            yield tg
-
-
-class Task:
-    """A started task running ``fn``; ``done`` once it returned, ``cancel()`` lands at once.
-
-    On asyncio ``cancel()`` uses the task's own ``cancel()`` (as ``asyncio.timeout`` does),
-    which lands even right after the task was woken; an anyio scope would wait for the
-    task's next checkpoint.
-    """
-
-    def __init__(self, fn: Callable[[], Awaitable[None]]) -> None:
-        self.fn = fn
-        self.scope = anyio.CancelScope()
-        self.task: asyncio.Task[object] | None = None
-        self.done = False
-        self.cancelled = False
-
-    async def run(self, *, task_status: TaskStatus[None]) -> None:
-        if current_loop() is not None:
-            self.task = asyncio.current_task()
-        task_status.started()
-        try:
-            with self.scope:
-                await self.fn()
-                self.done = True
-        except asyncio.CancelledError:
-            pass
-        self.cancelled = not self.done
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        else:
-            self.scope.cancel()
-
-
-async def start(tg: TaskGroup, fn: Callable[[], Awaitable[None]]) -> Task:
-    """Start ``fn`` in ``tg`` and return once every task is blocked."""
-    task = Task(fn)
-    await tg.start(task.run)
-    await anyio.wait_all_tasks_blocked()
-    return task
 
 
 # -- Once ------------------------------------------------------------------------------------

@@ -9,19 +9,17 @@ everything still waiting must get through as the holders let go (no lost wake-up
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
 import pytest
-from anyio.abc import TaskGroup, TaskStatus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiomq._park import current_loop
 from aiomq.semaphore import Weighted, WeightedStats
 from aiomq.sync import RWMutex, RWMutexStats
+from tests._helpers import Task
 
 BACKENDS = ["asyncio", "trio"]
 SIZE = 2
@@ -30,37 +28,17 @@ index = st.integers(min_value=0, max_value=50)
 Step = tuple[str, int, bool]
 
 
-class Worker:
-    """A task waiting in ``acquire``; on success it records itself in ``holders``."""
+def worker(ident: int, acquire: Callable[[], Awaitable[None]], holders: set[int]) -> Task[None]:
+    """A task waiting in ``acquire``; on success it records itself in ``holders``.
 
-    def __init__(self, ident: int, acquire: Callable[[], Awaitable[None]], holders: set[int]):
-        self.ident = ident
-        self.acquire = acquire
-        self.holders = holders
-        self.scope = anyio.CancelScope()
-        self.task: asyncio.Task[object] | None = None
+    Its ``cancel()`` lands at once, even right after a grant (see ``Task``).
+    """
 
-    async def run(self, *, task_status: TaskStatus[None]) -> None:
-        if current_loop() is not None:
-            self.task = asyncio.current_task()
-        task_status.started()
-        try:
-            with self.scope:
-                await self.acquire()
-                self.holders.add(self.ident)
-        except asyncio.CancelledError:
-            pass
+    async def take() -> None:
+        await acquire()
+        holders.add(ident)
 
-    def cancel(self) -> None:
-        """Lands at once, even right after a grant (asyncio's own cancel, as asyncio.timeout)."""
-        if self.task is not None:
-            self.task.cancel()
-        else:
-            self.scope.cancel()
-
-
-async def spawn(tg: TaskGroup, worker: Worker) -> None:
-    await tg.start(worker.run)
+    return Task(take)
 
 
 # -- Weighted --------------------------------------------------------------------------------
@@ -107,7 +85,7 @@ async def run_weighted(script: list[Step]) -> None:
     sem = Weighted(SIZE)
     model = WeightedModel()
     holders: set[int] = set()
-    workers: dict[int, Worker] = {}
+    workers: dict[int, Task[None]] = {}
     ident = 0
 
     def check() -> None:
@@ -131,8 +109,8 @@ async def run_weighted(script: list[Step]) -> None:
                         model.free -= n
                     else:
                         model.queue.append((ident, n))
-                    workers[ident] = Worker(ident, acquire, holders)
-                    await spawn(tg, workers[ident])
+                    workers[ident] = worker(ident, acquire, holders)
+                    await tg.start(workers[ident].run)
                 elif op == "try":
                     ident += 1
                     expected = model.fast(arg)
@@ -242,7 +220,7 @@ async def run_rw(script: list[Step]) -> None:
     rw = RWMutex()
     model = RWModel()
     holders: set[int] = set()
-    workers: dict[int, Worker] = {}
+    workers: dict[int, Task[None]] = {}
     ident = 0
 
     def check() -> None:
@@ -277,14 +255,14 @@ async def run_rw(script: list[Step]) -> None:
                             model.readers.add(ident)
                         else:
                             model.read_queue.append(ident)
-                        workers[ident] = Worker(ident, rw.rlock, holders)
+                        workers[ident] = worker(ident, rw.rlock, holders)
                     else:
                         if model.can_write():
                             model.writer = ident
                         else:
                             model.write_queue.append(ident)
-                        workers[ident] = Worker(ident, rw.lock, holders)
-                    await spawn(tg, workers[ident])
+                        workers[ident] = worker(ident, rw.lock, holders)
+                    await tg.start(workers[ident].run)
                 elif op == "try_read":
                     ident += 1
                     expected = model.can_read()
