@@ -10,8 +10,9 @@ client's metadata, so a topic can be used right after it is created.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING
+
+from anyio.abc import AsyncResource
 
 from .backends.base import PartitionInfo, TopicExists, TopicInfo
 from .errors import ClosedError
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["Admin", "PartitionInfo", "TopicExists", "TopicInfo"]
 
 
-class Admin:
+class Admin(AsyncResource):
     """Administers topics through a client (sarama's ``ClusterAdmin``); ``client.admin()``.
 
-    An async context manager; ``aclose()`` is idempotent and leaves the client open (sarama's
+    An async context manager (``anyio.abc.AsyncResource``: entering returns the admin,
+    leaving calls ``aclose()``); ``aclose()`` is idempotent and leaves the client open (sarama's
     ``ClusterAdmin.Close`` closes the client too). Closing the client closes the admin. Every
     method raises ``ClosedError`` after either is closed.
     """
@@ -38,17 +40,6 @@ class Admin:
 
     def __repr__(self) -> str:
         return f"<Admin {self._client.url!r}{' closed' if self._closed else ''}>"
-
-    async def __aenter__(self) -> Admin:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the admin (not the client). Idempotent."""

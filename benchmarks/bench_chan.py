@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import trio
+from _common import best_rate, compare
 
 from aiomq.chan import Chan
 
@@ -40,16 +40,16 @@ def _asyncio_queue(capacity: int) -> Bench:
     return run
 
 
+async def _produce(ch: Chan[int], n: int) -> None:
+    for i in range(n):
+        await ch.send(i)
+    ch.close()
+
+
 def _asyncio_chan(capacity: int) -> Bench:
     async def run(n: int) -> None:
         ch: Chan[int] = Chan(capacity)
-
-        async def produce() -> None:
-            for i in range(n):
-                await ch.send(i)
-            ch.close()
-
-        task = asyncio.create_task(produce())
+        task = asyncio.create_task(_produce(ch, n))
         async for _ in ch:
             pass
         await task
@@ -77,14 +77,8 @@ def _trio_memory(capacity: int) -> Bench:
 def _trio_chan(capacity: int) -> Bench:
     async def run(n: int) -> None:
         ch: Chan[int] = Chan(capacity)
-
-        async def produce() -> None:
-            for i in range(n):
-                await ch.send(i)
-            ch.close()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(produce)
+            nursery.start_soon(_produce, ch, n)
             async for _ in ch:
                 pass
 
@@ -92,15 +86,9 @@ def _trio_chan(capacity: int) -> Bench:
 
 
 def _rate(backend: str, bench: Bench, n: int, repeat: int) -> float:
-    best = 0.0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        if backend == "asyncio":
-            asyncio.run(bench(n))  # type: ignore[arg-type]
-        else:
-            trio.run(bench, n)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+    if backend == "asyncio":
+        return best_rate(lambda: asyncio.run(bench(n)), n, repeat)  # type: ignore[arg-type]
+    return best_rate(lambda: trio.run(bench, n), n, repeat)
 
 
 def main() -> None:
@@ -116,14 +104,15 @@ def main() -> None:
         ("trio", "Chan(0)", _trio_chan(0), "memory_channel(0)", _trio_memory(0)),
     ]
     print(f"{n:,} items, one producer, one consumer, best of {repeat}")
-    print(f"{'backend':8} {'aiomq':12} {'items/s':>12}  {'baseline':22} {'items/s':>12}  ratio")
-    for backend, name, bench, base_name, base in rows:
-        ours = _rate(backend, bench, n, repeat)
-        theirs = _rate(backend, base, n, repeat)
-        print(
-            f"{backend:8} {name:12} {ours:12,.0f}  {base_name:22} {theirs:12,.0f}"
-            f"  {ours / theirs:5.2f}x"
-        )
+    compare(
+        rows,
+        lambda backend, bench: _rate(backend, bench, n, repeat),
+        header="aiomq",
+        unit="items/s",
+        name_width=12,
+        base_width=22,
+        rate_width=12,
+    )
 
 
 if __name__ == "__main__":

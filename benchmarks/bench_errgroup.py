@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import anyio
 import trio
+from _common import best_rate, compare
 
 from aiomq.errgroup import ErrGroup
 
@@ -55,15 +55,6 @@ async def _anyio_taskgroup(n: int) -> None:
             tg.start_soon(_nop)
 
 
-def _rate(backend: str, bench: Bench, n: int, repeat: int) -> float:
-    best = 0.0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        anyio.run(bench, n, backend=backend)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks per run")
@@ -78,14 +69,15 @@ def main() -> None:
         ("trio", "anyio task group", _anyio_taskgroup, "trio nursery", _trio_nursery),
     ]
     print(f"{n:,} trivial tasks in one group, best of {repeat}")
-    print(f"{'backend':8} {'group':20} {'tasks/s':>10}  {'baseline':18} {'tasks/s':>10}  ratio")
-    for backend, name, bench, base_name, base in rows:
-        ours = _rate(backend, bench, n, repeat)
-        theirs = _rate(backend, base, n, repeat)
-        print(
-            f"{backend:8} {name:20} {ours:10,.0f}  {base_name:18} {theirs:10,.0f}"
-            f"  {ours / theirs:5.2f}x"
-        )
+    compare(
+        rows,
+        lambda backend, bench: best_rate(lambda: anyio.run(bench, n, backend=backend), n, repeat),
+        header="group",
+        unit="tasks/s",
+        name_width=20,
+        base_width=18,
+        rate_width=10,
+    )
 
 
 if __name__ == "__main__":

@@ -78,24 +78,11 @@ def contended(
 SEM_TASKS, SEM_ROUNDS, SEM_SIZE = 1_000, 20, 10
 
 
-def weighted() -> Callable[[], Awaitable[None]]:
+def semaphore(
+    make: Callable[[int], Weighted | asyncio.Semaphore],
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        sem = Weighted(SEM_SIZE)
-
-        async def worker() -> None:
-            for _ in range(SEM_ROUNDS):
-                await sem.acquire()
-                await asyncio.sleep(0)
-                sem.release()
-
-        await asyncio.gather(*(worker() for _ in range(SEM_TASKS)))
-
-    return run
-
-
-def asyncio_semaphore() -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        sem = asyncio.Semaphore(SEM_SIZE)
+        sem = make(SEM_SIZE)
 
         async def worker() -> None:
             for _ in range(SEM_ROUNDS):
@@ -178,9 +165,9 @@ def main() -> None:
     )
 
     ops = SEM_TASKS * SEM_ROUNDS
-    base = best(asyncio_semaphore(), ops)
+    base = best(semaphore(asyncio.Semaphore), ops)
     row(f"{SEM_TASKS} tasks, size {SEM_SIZE}: asyncio.Semaphore", base, base)
-    row(f"{SEM_TASKS} tasks, size {SEM_SIZE}: aiomq Weighted", best(weighted(), ops), base)
+    row(f"{SEM_TASKS} tasks, size {SEM_SIZE}: aiomq Weighted", best(semaphore(Weighted), ops), base)
 
     calls: list[int] = []
     base = best(shared_event(), CALLERS)

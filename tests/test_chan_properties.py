@@ -33,6 +33,19 @@ _op = st.tuples(
 )
 
 
+def _exchange_strategies(min_consumers: int) -> dict[str, st.SearchStrategy[Any]]:
+    """The arguments of ``_exchange`` and ``_native_exchange``: how many producers and
+    consumers, values per producer, channel capacity and how often the chaos task cancels."""
+    return {
+        "seed": st.integers(0, 2**32 - 1),
+        "producers": st.integers(1, 3),
+        "consumers": st.integers(min_consumers, 3),
+        "per_producer": st.integers(0, 15),
+        "capacity": st.integers(0, 3),
+        "cancel_rate": st.sampled_from([0.0, 0.1, 0.3, 0.6]),
+    }
+
+
 def _nth(pauses: list[int], i: int) -> int:
     """How many times to yield before step ``i`` (the list repeats; empty: never)."""
     return pauses[i % len(pauses)] if pauses else 0
@@ -147,14 +160,7 @@ class TestChanProperties:
 
     @BACKENDS
     @SETTINGS
-    @given(
-        seed=st.integers(0, 2**32 - 1),
-        producers=st.integers(1, 3),
-        consumers=st.integers(0, 3),
-        per_producer=st.integers(0, 15),
-        capacity=st.integers(0, 3),
-        cancel_rate=st.sampled_from([0.0, 0.1, 0.3, 0.6]),
-    )
+    @given(**_exchange_strategies(min_consumers=0))
     def test_no_value_lost_or_duplicated_under_cancellation(
         self,
         backend: str,
@@ -181,14 +187,7 @@ class TestChanProperties:
         target(cancelled, label="operations cancelled")  # steer towards more cancellations
 
     @SETTINGS
-    @given(
-        seed=st.integers(0, 2**32 - 1),
-        producers=st.integers(1, 3),
-        consumers=st.integers(1, 3),
-        per_producer=st.integers(0, 15),
-        capacity=st.integers(0, 3),
-        cancel_rate=st.sampled_from([0.0, 0.1, 0.3, 0.6]),
-    )
+    @given(**_exchange_strategies(min_consumers=1))
     def test_native_asyncio_cancellation_loses_nothing(
         self,
         seed: int,

@@ -20,6 +20,22 @@ from aiomq._park import (
 pytestmark = pytest.mark.anyio
 
 
+async def parked_then_cancelled() -> Parker[int]:
+    """A parker whose task parked on it and was then cancelled (it left without a value)."""
+    parkers: list[Parker[int]] = []
+
+    async def waiter() -> None:
+        parker: Parker[int] = Parker()
+        parkers.append(parker)
+        await parker.park()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    return parkers[0]
+
+
 class TestParker:
     async def test_wake_hands_value_to_parked_task(self) -> None:
         parkers: list[Parker[int]] = []
@@ -45,20 +61,10 @@ class TestParker:
         assert await parker.park() == "x"
 
     async def test_cancelled_waiter_is_gone(self) -> None:
-        parkers: list[Parker[int]] = []
-
-        async def waiter() -> None:
-            parker: Parker[int] = Parker()
-            parkers.append(parker)
-            await parker.park()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(waiter)
-            await anyio.wait_all_tasks_blocked()
-            tg.cancel_scope.cancel()
-        assert not parkers[0].woken
-        assert not parkers[0].waiting
-        assert not parkers[0].wake(1)
+        parker = await parked_then_cancelled()
+        assert not parker.woken
+        assert not parker.waiting
+        assert not parker.wake(1)
 
     async def test_woken_then_cancelled_returns_value_and_cancels_at_next_checkpoint(
         self,
@@ -129,20 +135,10 @@ class TestQueues:
     """``wake_first``, ``wake_all`` and ``discard``: how every primitive serves its queue."""
 
     async def test_wake_first_skips_parkers_woken_elsewhere_or_gone(self) -> None:
-        left: list[Parker[int]] = []
-
-        async def park_and_leave() -> None:
-            parker: Parker[int] = Parker()
-            left.append(parker)
-            await parker.park()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(park_and_leave)
-            await anyio.wait_all_tasks_blocked()
-            tg.cancel_scope.cancel()
+        left = await parked_then_cancelled()
         woken, waiting, behind = Parker[int](), Parker[int](), Parker[int]()
         woken.wake(0)  # say, a select woken through another of its queues
-        queue = deque([woken, left[0], waiting, behind])
+        queue = deque([woken, left, waiting, behind])
         assert wake_first(queue, 1) is waiting
         assert list(queue) == [behind]  # the dead ones were dropped on the way
         assert await waiting.park() == 1

@@ -29,6 +29,18 @@ from tests._helpers import start, task_group
 pytestmark = pytest.mark.anyio
 
 
+class Gate:
+    """A function for the Once tests: counts its calls, and each waits until ``release``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = anyio.Event()
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        await self.release.wait()
+
+
 # -- Once ------------------------------------------------------------------------------------
 
 
@@ -49,30 +61,20 @@ class TestOnce:
         assert once.done()
 
     async def test_concurrent_callers_wait_for_the_first(self) -> None:
-        release = anyio.Event()
-        calls = 0
-
-        async def setup() -> None:
-            nonlocal calls
-            calls += 1
-            await release.wait()
-
+        setup = Gate()
         once = Once()
         async with task_group() as tg:
             callers = [await start(tg, lambda: once.do(setup)) for _ in range(4)]
             assert [c.done for c in callers] == [False] * 4
-            release.set()
-        assert calls == 1
+            setup.release.set()
+        assert setup.calls == 1
         assert all(c.done for c in callers)
 
     async def test_raising_function_still_counts_as_done(self) -> None:
-        release = anyio.Event()
-        calls = 0
+        gate = Gate()
 
         async def setup() -> None:
-            nonlocal calls
-            calls += 1
-            await release.wait()
+            await gate()
             raise OSError("setup failed")
 
         once = Once()
@@ -87,12 +89,12 @@ class TestOnce:
         async with task_group() as tg:
             await start(tg, first)
             waiter = await start(tg, lambda: once.do(setup))
-            release.set()
+            gate.release.set()
         assert len(errors) == 1  # only the caller that ran fn sees its exception
         assert waiter.done
         assert once.done()
         await once.do(setup)
-        assert calls == 1
+        assert gate.calls == 1
 
     async def test_cancelled_first_call_lets_a_waiter_take_over(self) -> None:
         started = anyio.Event()
@@ -143,13 +145,10 @@ class TestOnceFunc:
 
 class TestOnceValue:
     async def test_value_is_computed_once(self) -> None:
-        release = anyio.Event()
-        calls = 0
+        gate = Gate()
 
         async def load() -> int:
-            nonlocal calls
-            calls += 1
-            await release.wait()
+            await gate()
             return 42
 
         get = once_value(load)
@@ -161,10 +160,10 @@ class TestOnceValue:
         async with task_group() as tg:
             for _ in range(3):
                 await start(tg, caller)
-            release.set()
+            gate.release.set()
         assert results == [42, 42, 42]
         assert await get() == 42
-        assert calls == 1
+        assert gate.calls == 1
 
     async def test_same_exception_every_call_without_a_growing_traceback(self) -> None:
         async def load() -> int:

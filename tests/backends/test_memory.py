@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 import pytest
@@ -38,6 +38,29 @@ def name() -> Iterator[str]:
 @pytest.fixture
 def mem(name: str) -> MemoryBroker:
     return broker(name)
+
+
+async def parked_fetch_errors(
+    client: Client,
+    offset: int,
+    error: type[BaseException],
+    then: Callable[[], Awaitable[object]],
+) -> list[BaseException]:
+    """Park a fetch of ``t``/0 at ``offset``, run ``then`` once it waits, and return the
+    ``error`` instances the fetch raised (any other outcome fails the test)."""
+    errors: list[BaseException] = []
+
+    async def fetcher() -> None:
+        try:
+            await client.backend.fetch("t", 0, offset, max_wait=30)
+        except error as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fetcher)
+        await anyio.wait_all_tasks_blocked()
+        await then()
+    return errors
 
 
 @pytest_asyncio.fixture
@@ -126,18 +149,9 @@ class TestRetention:
     ) -> None:
         mem.retention_records = 2
         await client.backend.produce("t", 0, values(1))
-        errors: list[BaseException] = []
-
-        async def fetcher() -> None:
-            try:
-                await client.backend.fetch("t", 0, 1, max_wait=30)
-            except OffsetOutOfRange as exc:
-                errors.append(exc)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(fetcher)
-            await anyio.wait_all_tasks_blocked()
-            await client.backend.produce("t", 0, values(5, 1))
+        errors = await parked_fetch_errors(
+            client, 1, OffsetOutOfRange, lambda: client.backend.produce("t", 0, values(5, 1))
+        )
         assert len(errors) == 1
 
 
@@ -213,35 +227,15 @@ class TestParking:
 
     async def test_deleting_the_topic_wakes_its_fetches(self, client: Client) -> None:
         await client.admin().create_topic("t")
-        errors: list[BaseException] = []
-
-        async def fetcher() -> None:
-            try:
-                await client.backend.fetch("t", 0, 0, max_wait=30)
-            except UnknownTopic as exc:
-                errors.append(exc)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(fetcher)
-            await anyio.wait_all_tasks_blocked()
-            await client.admin().delete_topic("t")
+        errors = await parked_fetch_errors(
+            client, 0, UnknownTopic, lambda: client.admin().delete_topic("t")
+        )
         assert len(errors) == 1
 
     async def test_closing_the_backend_wakes_its_fetches(self, name: str) -> None:
-        errors: list[BaseException] = []
         async with connect(f"memory://{name}") as client:
             await client.admin().create_topic("t")
-
-            async def fetcher() -> None:
-                try:
-                    await client.backend.fetch("t", 0, 0, max_wait=30)
-                except ClosedError as exc:
-                    errors.append(exc)
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(fetcher)
-                await anyio.wait_all_tasks_blocked()
-                await client.aclose()
+            errors = await parked_fetch_errors(client, 0, ClosedError, client.aclose)
         assert len(errors) == 1
         assert broker(name).waiting("t", 0) == 0
 
