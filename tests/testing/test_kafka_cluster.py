@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 
 from aiomq.testing import LocalKafka
 
@@ -26,10 +27,16 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[dict[str, 
 
 async def _wait_until(admin: AIOKafkaAdminClient, topic: str, check: Any, within: float) -> None:
     deadline = time.monotonic() + within
+    parts: list[dict[str, Any]] | str = []
     while True:
-        parts = await _partitions(admin, topic)
-        if len(parts) == PARTITIONS and all(check(p) for p in parts):
-            return
+        try:
+            parts = await _partitions(admin, topic)
+        except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError) as exc:
+            # The admin client may still pick a killed node for metadata: retry elsewhere.
+            parts = repr(exc)
+        else:
+            if len(parts) == PARTITIONS and all(check(p) for p in parts):
+                return
         assert time.monotonic() < deadline, f"timed out; partitions now: {parts}"
         await asyncio.sleep(0.2)  # polling metadata: the deadline above bounds it
 
