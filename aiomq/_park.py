@@ -201,16 +201,15 @@ def wake_first(queue: deque[W], value: object) -> W | None:
     return None
 
 
-def wake_all(queue: deque[W], value: object) -> int:
+def wake_all(queue: deque[W] | set[W], value: object) -> int:
     """Empty ``queue``, waking every waiter in it with ``value``; how many took it.
 
-    ``wake`` runs no code of the woken task, so nobody joins the queue while it empties.
+    A deque is woken in FIFO order. ``wake`` runs no code of the woken task, so nobody joins
+    the queue while it empties.
     """
-    woken = 0
-    while queue:
-        if queue.popleft().wake(value):
-            woken += 1
-    return woken
+    waiters = list(queue)
+    queue.clear()
+    return sum(1 for waiter in waiters if waiter.wake(value))
 
 
 def discard(queue: deque[Any], waiter: object) -> None:

@@ -19,7 +19,7 @@ import asyncio
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 
-from .._park import Parker, checkpoint
+from .._park import Parker, checkpoint, wake_all
 from ..errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
 from ..message import now_ms, record_size, validate_topic
 from .base import (
@@ -82,9 +82,7 @@ class _Partition:
     def wake(self) -> None:
         # Every parked fetch re-checks its own condition; a set keeps removal O(1) for
         # fetches that leave on their deadline.
-        waiters, self.waiters = self.waiters, set()
-        for waiter in waiters:
-            waiter.wake(False)
+        wake_all(self.waiters, False)
 
     def read(
         self, offset: int, min_bytes: int, max_bytes: int, max_records: int | None
@@ -474,9 +472,7 @@ class MemoryBackend:
         if self._closed:
             return
         self._closed = True
-        parked, self._parked = self._parked, set()
-        for parker in parked:
-            parker.wake(False)
+        wake_all(self._parked, False)
 
     async def produce(
         self, topic: str, partition: int, records: Sequence[ProduceRecord]
