@@ -1,20 +1,43 @@
-"""aiomq: Go's concurrency toolkit and a sarama-style Kafka client for asyncio and trio."""
+"""aiomq: Go's concurrency toolkit and a sarama-style Kafka client, rethought for coroutines.
+
+The concurrency toolkit (``aiomq.concurrency``) runs on asyncio and trio; messaging (``connect``
+and what a client makes) runs on asyncio.
+"""
 
 from .admin import Admin as Admin
 from .admin import PartitionInfo as PartitionInfo
 from .admin import TopicInfo as TopicInfo
-from .chan import Chan as Chan
-from .chan import RecvCase as RecvCase
-from .chan import SendCase as SendCase
-from .chan import WouldBlock as WouldBlock
-from .chan import recv as recv
-from .chan import recv_ok as recv_ok
-from .chan import select as select
-from .chan import send as send
 from .client import Client as Client
 from .client import connect as connect
 from .codecs import Codec as Codec
 from .codecs import codec as codec
+from .concurrency import CancelFunc as CancelFunc
+from .concurrency import Chan as Chan
+from .concurrency import Cond as Cond
+from .concurrency import CondStats as CondStats
+from .concurrency import Context as Context
+from .concurrency import ErrGroup as ErrGroup
+from .concurrency import Locker as Locker
+from .concurrency import Mutex as Mutex
+from .concurrency import MutexStats as MutexStats
+from .concurrency import Once as Once
+from .concurrency import RWMutex as RWMutex
+from .concurrency import RWMutexStats as RWMutexStats
+from .concurrency import SingleFlight as SingleFlight
+from .concurrency import SingleFlightResult as SingleFlightResult
+from .concurrency import WaitGroup as WaitGroup
+from .concurrency import Weighted as Weighted
+from .concurrency import WeightedStats as WeightedStats
+from .concurrency import WouldBlock as WouldBlock
+from .concurrency import after_func as after_func
+from .concurrency import background as background
+from .concurrency import once_func as once_func
+from .concurrency import once_value as once_value
+from .concurrency import select as select
+from .concurrency import with_cancel as with_cancel
+from .concurrency import with_deadline as with_deadline
+from .concurrency import with_timeout as with_timeout
+from .concurrency import with_value as with_value
 from .config import Acks as Acks
 from .config import Compression as Compression
 from .config import Config as Config
@@ -29,15 +52,6 @@ from .config import RebalanceStrategy as RebalanceStrategy
 from .config import SaslConfig as SaslConfig
 from .config import SaslMechanism as SaslMechanism
 from .config import TlsConfig as TlsConfig
-from .context import CancelFunc as CancelFunc
-from .context import Context as Context
-from .context import after_func as after_func
-from .context import background as background
-from .context import with_cancel as with_cancel
-from .context import with_deadline as with_deadline
-from .context import with_timeout as with_timeout
-from .context import with_value as with_value
-from .errgroup import ErrGroup as ErrGroup
 from .errors import AiomqError as AiomqError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import BrokerUnavailable as BrokerUnavailable
@@ -64,21 +78,6 @@ from .partitioner import ManualPartitioner as ManualPartitioner
 from .partitioner import Partitioner as Partitioner
 from .partitioner import RandomPartitioner as RandomPartitioner
 from .partitioner import RoundRobinPartitioner as RoundRobinPartitioner
-from .semaphore import Weighted as Weighted
-from .semaphore import WeightedStats as WeightedStats
-from .singleflight import Result as Result
-from .singleflight import SingleFlight as SingleFlight
-from .sync import Cond as Cond
-from .sync import CondStats as CondStats
-from .sync import Locker as Locker
-from .sync import Mutex as Mutex
-from .sync import MutexStats as MutexStats
-from .sync import Once as Once
-from .sync import RWMutex as RWMutex
-from .sync import RWMutexStats as RWMutexStats
-from .sync import WaitGroup as WaitGroup
-from .sync import once_func as once_func
-from .sync import once_value as once_value
 
 __version__ = "0.1.0"
 
@@ -132,13 +131,11 @@ __all__ = [
     "RandomPartitioner",
     "RebalanceStrategy",
     "RecordMetadata",
-    "RecvCase",
-    "Result",
     "RoundRobinPartitioner",
     "SaslConfig",
     "SaslMechanism",
-    "SendCase",
     "SingleFlight",
+    "SingleFlightResult",
     "TlsConfig",
     "TopicExists",
     "TopicInfo",
@@ -153,10 +150,7 @@ __all__ = [
     "connect",
     "once_func",
     "once_value",
-    "recv",
-    "recv_ok",
     "select",
-    "send",
     "validate_topic",
     "with_cancel",
     "with_deadline",

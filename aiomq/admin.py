@@ -10,15 +10,12 @@ client's metadata, so a topic can be used right after it is created.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from anyio.abc import AsyncResource
 
+from ._session import Session
 from .backends.base import PartitionInfo, TopicExists, TopicInfo
 from .errors import ClosedError
-
-if TYPE_CHECKING:
-    from .client import Client
 
 __all__ = ["Admin", "PartitionInfo", "TopicExists", "TopicInfo"]
 
@@ -32,30 +29,31 @@ class Admin(AsyncResource):
     method raises ``ClosedError`` after either is closed.
     """
 
-    __slots__ = ("_client", "_closed")
+    __slots__ = ("_closed", "_session")
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, session: Session) -> None:
+        self._session = session
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"<Admin {self._client.url!r}{' closed' if self._closed else ''}>"
+        return f"<Admin {self._session.url!r}{' closed' if self._closed else ''}>"
 
     async def aclose(self) -> None:
         """Close the admin (not the client). Idempotent."""
         if not self._closed:
             self._closed = True
-            self._client._release(self)
+            self._session.release(self)
 
     @property
     def closed(self) -> bool:
         """True once the admin or its client is closed."""
-        return self._closed or self._client.closed
+        return self._closed or self._session.closed
 
-    def _live_client(self) -> Client:
+    def _live(self) -> Session:
         if self._closed:
             raise ClosedError("admin is closed")
-        return self._client
+        self._session.check()
+        return self._session
 
     async def create_topic(
         self,
@@ -72,26 +70,26 @@ class Admin(AsyncResource):
         ``ConfigError`` (a ``ValueError``) for an illegal name and ``ValueError`` for a bad
         partition count, replication factor or config.
         """
-        client = self._live_client()
+        session = self._live()
         try:
-            await client.backend.create_topic(name, partitions, replication, config)
+            await session.backend.create_topic(name, partitions, replication, config)
         finally:
-            client._forget_topic(name)
+            session.forget_topic(name)
 
     async def delete_topic(self, name: str) -> None:
         """Delete topic ``name`` and its records (sarama's ``DeleteTopic``). ``UnknownTopic``."""
-        client = self._live_client()
+        session = self._live()
         try:
-            await client.backend.delete_topic(name)
+            await session.backend.delete_topic(name)
         finally:
-            client._forget_topic(name)
+            session.forget_topic(name)
 
     async def list_topics(self) -> list[str]:
         """Names of the topics, sorted, internal ones left out (sarama's ``ListTopics``
         returns details too; ask ``describe_topic`` for those)."""
-        return await self._live_client().backend.list_topics()
+        return await self._live().backend.list_topics()
 
     async def describe_topic(self, name: str) -> TopicInfo:
         """The topic's partitions with leader, replicas and in-sync replicas (sarama's
         ``DescribeTopics`` for one topic). Raises ``UnknownTopic``; never creates the topic."""
-        return await self._live_client().backend.describe_topic(name)
+        return await self._live().backend.describe_topic(name)

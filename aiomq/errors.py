@@ -1,14 +1,16 @@
-"""aiomq's one exception hierarchy, importable from every layer.
+"""aiomq's one exception hierarchy: the messaging errors, and the concurrency ones re-exported.
 
-Go reports errors as values (``ctx.Err()``, ``err != nil``); aiomq raises these instead.
-``Canceled`` and ``DeadlineExceeded`` are plain exceptions, never ``CancelledError``: they
-are what a context *says*, while task cancellation stays the event loop's business.
+Every error aiomq raises on purpose is an ``AiomqError``. The concurrency toolkit keeps its
+own (``Canceled``, ``DeadlineExceeded``, ``ChanClosed``) in ``aiomq.concurrency.errors``,
+below every other layer; they are importable from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from .concurrency.errors import AiomqError, Canceled, ChanClosed, DeadlineExceeded
 
 __all__ = [
     "AiomqError",
@@ -30,37 +32,12 @@ __all__ = [
 ]
 
 
-class AiomqError(Exception):
-    """Base class of every error aiomq raises on purpose."""
-
-
-class Canceled(AiomqError):
-    """A context was cancelled (Go's ``context.Canceled``)."""
-
-    def __init__(self, message: str = "context canceled") -> None:
-        super().__init__(message)
-
-
-class DeadlineExceeded(AiomqError, TimeoutError):
-    """A context's deadline passed (Go's ``context.DeadlineExceeded``).
-
-    It is also a ``TimeoutError``, so ``except TimeoutError`` catches it.
-    """
-
-    def __init__(self, message: str = "context deadline exceeded") -> None:
-        super().__init__(message)
-
-
 class ConfigError(AiomqError, ValueError):
     """A configuration value is invalid; ``field`` names it (for example ``producer.timeout``)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-class ChanClosed(AiomqError):
-    """Send on a closed channel, a second close, or a receive from a closed, drained channel."""
 
 
 class ClosedError(AiomqError):

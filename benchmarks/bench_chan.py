@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import trio
 from _common import best_rate, compare
 
-from aiomq.chan import Chan
+from aiomq.concurrency.chan import Chan
 
 Bench = Callable[[int], Awaitable[None]]
 

@@ -19,7 +19,7 @@ import anyio
 import trio
 from _common import best_rate, compare
 
-from aiomq.errgroup import ErrGroup
+from aiomq.concurrency.errgroup import ErrGroup
 
 Bench = Callable[[int], Awaitable[None]]
 

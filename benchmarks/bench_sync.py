@@ -18,9 +18,9 @@ from typing import Any
 
 import anyio
 
-from aiomq.semaphore import Weighted
-from aiomq.singleflight import SingleFlight
-from aiomq.sync import Mutex
+from aiomq.concurrency.semaphore import Weighted
+from aiomq.concurrency.singleflight import SingleFlight
+from aiomq.concurrency.sync import Mutex
 
 REPEATS = 3
 

@@ -17,16 +17,16 @@ import argparse
 
 import anyio
 
-from aiomq.chan import Chan, recv_ok, select, send
-from aiomq.context import Context, background, with_timeout
-from aiomq.sync import WaitGroup
+from aiomq.concurrency.chan import Chan, recv_ok_case, select, send_case
+from aiomq.concurrency.context import Context, background, with_timeout
+from aiomq.concurrency.sync import WaitGroup
 
 
 async def generate(ctx: Context, count: int, out: Chan[int]) -> None:
     """Send 1..count on ``out``, then close it; stop early when ``ctx`` ends."""
     try:
         for n in range(1, count + 1):
-            index, _ = await select(send(out, n), ctx)
+            index, _ = await select(send_case(out, n), ctx)
             if index == 1:
                 return
     finally:
@@ -37,7 +37,7 @@ async def square(ctx: Context, delay: float, numbers: Chan[int], out: Chan[int])
     """Square each number from ``numbers`` (a slow stage) and send it on ``out``."""
     async for n in numbers:
         await anyio.sleep(delay)  # stands for real work
-        index, _ = await select(send(out, n * n), ctx)
+        index, _ = await select(send_case(out, n * n), ctx)
         if index == 1:
             return
 
@@ -66,7 +66,7 @@ async def main(count: int, workers: int, delay: float, seconds: float) -> None:
             tg.start_soon(worker)
         tg.start_soon(close_results)
         while True:
-            index, value = await select(recv_ok(results), ctx)
+            index, value = await select(recv_ok_case(results), ctx)
             if index == 1:
                 print(f"stopped: {value} after {received} of {count} results")
                 break

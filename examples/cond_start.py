@@ -18,7 +18,7 @@ import argparse
 
 import anyio
 
-from aiomq.sync import Cond, Mutex
+from aiomq.concurrency.sync import Cond, Mutex
 
 RUNNERS = 5
 

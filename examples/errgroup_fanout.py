@@ -17,8 +17,8 @@ import argparse
 
 import anyio
 
-from aiomq.context import Context, background, with_timeout
-from aiomq.errgroup import ErrGroup
+from aiomq.concurrency.context import Context, background, with_timeout
+from aiomq.concurrency.errgroup import ErrGroup
 
 LIMIT = 4
 

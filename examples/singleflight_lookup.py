@@ -21,9 +21,9 @@ import argparse
 
 import anyio
 
-from aiomq.chan import recv, select
-from aiomq.context import background, with_timeout
-from aiomq.singleflight import SingleFlight
+from aiomq.concurrency.chan import recv_case, select
+from aiomq.concurrency.context import background, with_timeout
+from aiomq.concurrency.singleflight import SingleFlight
 
 
 class Database:
@@ -85,7 +85,9 @@ async def main() -> None:
     print("-- 4. do_chan in a select with a deadline; errors reach every caller")
     for user_id, seconds in ((9, 0.5), (10, 0.1)):
         ctx, _ = with_timeout(background(), seconds)
-        index, value = await select(recv(flight.do_chan(f"user:{user_id}", db.user, user_id)), ctx)
+        index, value = await select(
+            recv_case(flight.do_chan(f"user:{user_id}", db.user, user_id)), ctx
+        )
         if index == 0:
             print(f"user {user_id}: {value.value} within {seconds} s")
         else:

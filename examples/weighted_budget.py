@@ -19,9 +19,9 @@ import argparse
 
 import anyio
 
-from aiomq.context import background, with_timeout
+from aiomq.concurrency.context import background, with_timeout
+from aiomq.concurrency.semaphore import Weighted
 from aiomq.errors import DeadlineExceeded
-from aiomq.semaphore import Weighted
 
 FUND = 100
 

@@ -181,7 +181,7 @@ class TestLifecycle:
                 closed.append("backend")
                 await super().aclose()
 
-        client._backend = SlowBackend(broker(url.removeprefix("memory://")), url=url)
+        client._session.backend = SlowBackend(broker(url.removeprefix("memory://")), url=url)
         opening = asyncio.ensure_future(client.open())
         await anyio.wait_all_tasks_blocked()
         await client.aclose()
@@ -244,7 +244,7 @@ class TestLifecycle:
         log: list[str] = []
         async with connect(url) as client:
             child = client._adopt(Child(log, "x"))
-            client._release(child)
+            client._session.release(child)
         assert log == []
 
     async def test_leaving_with_an_error_still_closes(self, url: str) -> None:
@@ -305,7 +305,7 @@ async def test_repr_says_the_state(url: str) -> None:
     assert "open" in repr(client)
     await client.aclose()
     assert "closed" in repr(client)
-    late = Admin(client)  # made behind a closed client's back: closed, and says so
+    late = Admin(client._session)  # made behind a closed client's back: closed, and says so
     assert late.closed
     with pytest.raises(ClosedError):
         await late.list_topics()

@@ -10,7 +10,7 @@ examples and users' unit tests.
 Brokers are named: ``memory://`` is the process's shared default, ``memory://a`` and
 ``memory://b`` are separate. A broker lives as long as the process (like a real one outlives
 its clients) unless ``drop_broker`` forgets it. Everything runs on the event loop's thread,
-so state changes need no locks; the one wait, a fetch, parks on ``aiomq._park.Parker``.
+so state changes need no locks; the one wait, a fetch, parks on ``aiomq.concurrency._park.Parker``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 
-from .._park import Parker, checkpoint, wake_all
+from ..concurrency._park import Parker, checkpoint, current, wake_all
 from ..errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
 from ..message import now_ms, record_size, validate_topic
 from .base import (
@@ -518,7 +518,7 @@ class MemoryBackend:
                 assert final is not None
                 await checkpoint()
                 return final
-            parker: Parker[bool] = Parker()
+            parker: Parker[bool] = current().parker()
             part.waiters.add(parker)
             self._parked.add(parker)
             timer = loop.call_later(remaining, parker.wake, True)

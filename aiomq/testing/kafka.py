@@ -15,6 +15,7 @@ from ._broker import KafkaBroker as KafkaBroker
 from ._broker import KafkaNotFound as KafkaNotFound
 from ._broker import KafkaSecurity as KafkaSecurity
 from ._broker import KafkaStartError as KafkaStartError
+from ._cli import kafka as command
 from ._dist import DEFAULT_KAFKA_VERSION as DEFAULT_KAFKA_VERSION
 from ._dist import Distribution as Distribution
 from ._dist import JavaNotFound as JavaNotFound
@@ -39,6 +40,7 @@ __all__ = [
     "KafkaStartError",
     "LocalKafka",
     "cache_dir",
+    "command",
     "docker_answers",
     "fetch_kafka_jars",
     "find_java",
@@ -51,9 +53,7 @@ __all__ = [
 
 def main() -> None:
     """The ``kafka`` command group, as ``python -m aiomq.testing.kafka``."""
-    from ._cli import kafka
-
-    kafka(prog_name="python -m aiomq.testing.kafka")
+    command(prog_name="python -m aiomq.testing.kafka")
 
 
 if __name__ == "__main__":

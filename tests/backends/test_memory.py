@@ -10,7 +10,6 @@ import anyio
 import pytest
 import pytest_asyncio
 
-from aiomq._park import Parker
 from aiomq.backends import (
     EARLIEST,
     CommittedOffset,
@@ -21,6 +20,7 @@ from aiomq.backends import (
 )
 from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES
 from aiomq.client import Client, connect
+from aiomq.concurrency._park import Parker, current
 from aiomq.errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
 from aiomq.message import record_size
 from tests.backends.common import OFFSET, VALUE, rec, values
@@ -161,14 +161,15 @@ class TestParking:
     ) -> None:
         await client.admin().create_topic("t")
         parks = 0
-        real_park = Parker.park
+        asyncio_parker = type(current().parker())
+        real_park = asyncio_parker.park
 
         async def counting_park(self: Parker[bool], *, late_cancel: bool = False) -> bool:
             nonlocal parks
             parks += 1
             return await real_park(self, late_cancel=late_cancel)
 
-        monkeypatch.setattr(Parker, "park", counting_park)
+        monkeypatch.setattr(asyncio_parker, "park", counting_park)
         got: list[bytes | None] = []
 
         async def fetcher() -> None:

@@ -24,7 +24,6 @@ fires exactly one ready case, chosen at random. Where aiomq differs from Go:
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from collections import deque
@@ -33,7 +32,7 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from ._park import Parker, checkpoint_if_cancelled, current_loop, discard, wake_all, wake_first
+from ._park import Parker, Runtime, current, discard, wake_all, wake_first
 from .context import Context
 from .errors import AiomqError, ChanClosed
 
@@ -42,10 +41,10 @@ __all__ = [
     "RecvCase",
     "SendCase",
     "WouldBlock",
-    "recv",
-    "recv_ok",
+    "recv_case",
+    "recv_ok_case",
     "select",
-    "send",
+    "send_case",
 ]
 
 T = TypeVar("T")
@@ -184,8 +183,7 @@ class Chan(Generic[T]):
         A send cancelled while waiting delivers nothing (see the module docstring for a
         cancellation that arrives as the value is taken).
         """
-        if current_loop() is None:
-            await checkpoint_if_cancelled()
+        await current().checkpoint_if_cancelled()
         buf = self._buf
         if self._recvq or self._closed or len(buf) >= self._cap:
             await self._send_slow(value)
@@ -195,7 +193,7 @@ class Chan(Generic[T]):
     async def _send_slow(self, value: T) -> None:
         if self._offer(value):
             return
-        parker: Parker[_Waiter] = Parker()
+        parker: Parker[_Waiter] = current().parker()
         waiter = _Waiter(parker, 0, value)
         self._sendq.append(waiter)
         try:
@@ -235,7 +233,7 @@ class Chan(Generic[T]):
         value = self._take()
         if value is not _EMPTY:
             return value
-        parker: Parker[_Waiter] = Parker()
+        parker: Parker[_Waiter] = current().parker()
         waiter = _Waiter(parker, 0, None)
         self._recvq.append(waiter)
         try:
@@ -288,8 +286,7 @@ class Chan(Generic[T]):
         received (Go returns the zero value; see ``recv_ok``). A cancelled receive takes
         nothing from the channel.
         """
-        if current_loop() is None:
-            await checkpoint_if_cancelled()
+        await current().checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft()
@@ -303,8 +300,7 @@ class Chan(Generic[T]):
 
         Go's ``v, ok := <-ch``; Go's zero value is None here.
         """
-        if current_loop() is None:
-            await checkpoint_if_cancelled()
+        await current().checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft(), True
@@ -319,8 +315,7 @@ class Chan(Generic[T]):
     async def __anext__(self) -> T:
         """``async for v in ch``: receives until the channel is closed and drained (Go's
         ``for v := range ch``)."""
-        if current_loop() is None:
-            await checkpoint_if_cancelled()
+        await current().checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft()
@@ -345,7 +340,7 @@ class Chan(Generic[T]):
 
 
 class RecvCase(Generic[T]):
-    """A receive case of ``select``; make it with ``recv(ch)`` or ``recv_ok(ch)``."""
+    """A receive case of ``select``; make it with ``recv_case(ch)`` or ``recv_ok_case(ch)``."""
 
     __slots__ = ("chan", "with_ok")
 
@@ -355,7 +350,7 @@ class RecvCase(Generic[T]):
 
 
 class SendCase(Generic[T]):
-    """A send case of ``select``; make it with ``send(ch, value)``."""
+    """A send case of ``select``; make it with ``send_case(ch, value)``."""
 
     __slots__ = ("chan", "value")
 
@@ -364,17 +359,17 @@ class SendCase(Generic[T]):
         self.value = value
 
 
-def recv(chan: Chan[T] | None) -> RecvCase[T]:
+def recv_case(chan: Chan[T] | None) -> RecvCase[T]:
     """A ``select`` case receiving from ``chan`` (Go's ``case v := <-ch``).
 
     Its value is the value received. When it fires on a closed, drained channel ``select``
-    raises ``ChanClosed``; use ``recv_ok`` to get ``(None, False)`` instead. A case on None
+    raises ``ChanClosed``; use ``recv_ok_case`` to get ``(None, False)`` instead. A case on None
     never fires (Go's nil channel).
     """
     return RecvCase(chan, False)
 
 
-def recv_ok(chan: Chan[T] | None) -> RecvCase[T]:
+def recv_ok_case(chan: Chan[T] | None) -> RecvCase[T]:
     """A ``select`` case receiving from ``chan`` whose value is ``(value, ok)``.
 
     Go's ``case v, ok := <-ch``: ``(value, True)``, or ``(None, False)`` when the channel is
@@ -383,7 +378,7 @@ def recv_ok(chan: Chan[T] | None) -> RecvCase[T]:
     return RecvCase(chan, True)
 
 
-def send(chan: Chan[T] | None, value: T) -> SendCase[T]:
+def send_case(chan: Chan[T] | None, value: T) -> SendCase[T]:
     """A ``select`` case sending ``value`` on ``chan`` (Go's ``case ch <- v``).
 
     Its value in ``select``'s result is None. A closed channel makes the case ready, and
@@ -393,7 +388,8 @@ def send(chan: Chan[T] | None, value: T) -> SendCase[T]:
 
 
 Case = RecvCase[Any] | SendCase[Any] | Context | None
-"""What ``select`` accepts: ``recv(ch)``, ``recv_ok(ch)``, ``send(ch, v)``, a Context, None."""
+"""What ``select`` accepts: ``recv_case(ch)``, ``recv_ok_case(ch)``, ``send_case(ch, v)``, a
+Context, None."""
 
 _MISSING: Any = object()
 _TIMER: Any = object()  # a select's parker woken by its context deadline's timer
@@ -419,8 +415,8 @@ def _poll(cases: tuple[Case, ...]) -> list[int]:
                 ready.append(index)
         elif case is not None and not isinstance(case, Context):
             raise TypeError(
-                f"select case must be recv(ch), recv_ok(ch), send(ch, v), a Context or None, "
-                f"not {type(case).__name__}"
+                "select case must be recv_case(ch), recv_ok_case(ch), send_case(ch, v), "
+                f"a Context or None, not {type(case).__name__}"
             )
     return ready
 
@@ -448,8 +444,8 @@ async def select(*cases: Case, default: Any = _MISSING) -> tuple[int, Any]:
     """Wait until one of ``cases`` can proceed, perform exactly that one, return
     ``(index, value)`` (Go's ``select``).
 
-    ``index`` is the case's position among ``cases``. The value of ``recv(ch)`` is the value
-    received, of ``recv_ok(ch)`` a ``(value, ok)`` pair, of ``send(ch, v)`` None, and of a
+    ``index`` is the case's position among ``cases``. The value of ``recv_case(ch)`` is the value
+    received, of ``recv_ok_case(ch)`` a ``(value, ok)`` pair, of ``send_case(ch, v)`` None, and of a
     Context (ready once it has ended, by cancellation or deadline) its ``err()``. When several
     cases are ready, one is chosen uniformly at random (Go's poll order shuffle), so no
     case starves. With ``default=`` given and no case ready, returns ``(-1, default)`` at
@@ -465,9 +461,8 @@ async def select(*cases: Case, default: Any = _MISSING) -> tuple[int, Any]:
     buffer). Under trio, and under anyio cancel scopes on asyncio, a select whose case fired
     returns it, and the cancellation lands at the task's next checkpoint.
     """
-    loop = current_loop()
-    if loop is None:
-        await checkpoint_if_cancelled()
+    rt = current()
+    await rt.checkpoint_if_cancelled()
     while True:
         ready = _poll(cases)
         if ready:
@@ -478,17 +473,15 @@ async def select(*cases: Case, default: Any = _MISSING) -> tuple[int, Any]:
             continue  # its peer left between the poll and the fire: poll again
         if default is not _MISSING:
             return -1, default
-        fired = await _park(cases, loop)
+        fired = await _park(cases, rt)
         if fired is not None:
             return fired
         # A context deadline passed: poll again, where that context is now ready.
 
 
-async def _park(
-    cases: tuple[Case, ...], loop: asyncio.AbstractEventLoop | None
-) -> tuple[int, Any] | None:
-    """Enqueue one parker on every case and wait; None when woken by a deadline timer."""
-    parker: Parker[Any] = Parker()
+async def _park(cases: tuple[Case, ...], rt: Runtime) -> tuple[int, Any] | None:
+    """Enqueue one parker on every case and wait; None when a context's deadline passed."""
+    parker: Parker[Any] = rt.parker()
     enqueued: list[tuple[deque[_Waiter], _Waiter]] = []
     unsubscribes = []
     deadline = math.inf
@@ -510,21 +503,7 @@ async def _park(
                 deadline = min(deadline, case_deadline)
     fired: Any = _TIMER
     try:
-        if loop is not None:
-            # Deadlines are not events (see context.py): a timer wakes the parker.
-            timer = None if deadline == math.inf else loop.call_at(deadline, parker.wake, _TIMER)
-            try:
-                fired = await parker.park()
-            finally:
-                if timer is not None:
-                    timer.cancel()
-        elif deadline == math.inf:
-            fired = await parker.park()
-        else:
-            import trio
-
-            with trio.CancelScope(deadline=deadline):
-                fired = await parker.park()
+        fired = await rt.park_until(parker, deadline, _TIMER)
     except BaseException:
         for _, waiter in enqueued:
             case = cases[waiter.index]

@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar, TypeVarTuple
 
-from ._park import Parker
+from ._park import Parker, current
 from ._spawn import spawn
 from .chan import Chan
 from .errors import Canceled
 
-__all__ = ["Result", "SingleFlight"]
+__all__ = ["SingleFlightResult", "SingleFlight"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True, slots=True)
-class Result(Generic[T]):
+class SingleFlightResult(Generic[T]):
     """What ``do_chan`` delivers: the call's ``value`` or its ``error``, and ``shared``.
 
     ``shared`` is True when more than one caller received this result.
@@ -48,7 +48,7 @@ class _Call:
         self.dups = 0  # callers that joined after the first (Go's dups)
         # A dict, not a list: a cancelled caller removes itself in O(1), in FIFO order.
         self.waiters: dict[Parker[None], None] = {}
-        self.chans: list[Chan[Result[Any]]] = []
+        self.chans: list[Chan[SingleFlightResult[Any]]] = []
 
 
 class SingleFlight:
@@ -76,7 +76,7 @@ class SingleFlight:
         exception object in every caller). Cancelling a caller stops only its own wait.
         """
         call = self._join(key, fn, args)
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         call.waiters[waiter] = None
         try:
             await waiter.park()
@@ -91,14 +91,14 @@ class SingleFlight:
 
     def do_chan(
         self, key: Hashable, fn: Callable[[*Ts], Awaitable[T]], *args: *Ts
-    ) -> Chan[Result[T]]:
-        """Like ``do``, without waiting: the ``Result`` arrives on the returned channel.
+    ) -> Chan[SingleFlightResult[T]]:
+        """Like ``do``, without waiting: the ``SingleFlightResult`` arrives on the returned channel.
 
-        The channel has capacity 1, receives exactly one ``Result`` and is not closed.
+        The channel has capacity 1, receives exactly one ``SingleFlightResult`` and is not closed.
         Must be called from a running task (it may start the call).
         """
         call = self._join(key, fn, args)
-        ch: Chan[Result[T]] = Chan(1)
+        ch: Chan[SingleFlightResult[T]] = Chan(1)
         call.chans.append(ch)
         return ch
 
@@ -116,7 +116,7 @@ class SingleFlight:
             call.dups += 1
             return call
         call = self._calls[key] = _Call()
-        spawn(self._run, key, call, fn, args, name=f"aiomq.singleflight[{key!r}]")
+        spawn(self._run, key, call, fn, args, name=f"aiomq.concurrency.singleflight[{key!r}]")
         return call
 
     async def _run(
@@ -139,7 +139,9 @@ class SingleFlight:
                 waiter.wake(None)
             call.waiters.clear()
             if call.chans:
-                result: Result[Any] = Result(call.value, call.error, call.dups > 0)
+                result: SingleFlightResult[Any] = SingleFlightResult(
+                    call.value, call.error, call.dups > 0
+                )
                 for ch in call.chans:
                     ch.send_nowait(result)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from ._park import Parker, checkpoint_if_cancelled, current_loop, discard
+from ._park import Parker, current, discard
 from .context import Context
 
 __all__ = ["Weighted", "WeightedStats"]
@@ -26,14 +26,14 @@ class WeightedStats:
     waiters: int
 
 
-class _Waiter(Parker[None]):
-    """A parked ``acquire`` and how many tokens it asked for."""
+class _Waiter:
+    """A parked ``acquire``: how many tokens it asked for, and its parker."""
 
-    __slots__ = ("n",)
+    __slots__ = ("n", "parker")
 
     def __init__(self, n: int) -> None:
-        super().__init__()
         self.n = n
+        self.parker: Parker[None] = current().parker()
 
 
 class Weighted:
@@ -72,8 +72,7 @@ class Weighted:
         if ctx is not None and (err := ctx.err()) is not None:
             raise err.with_traceback(None)
         if n <= self._size - self._cur and not self._waiters:
-            if current_loop() is None:
-                await checkpoint_if_cancelled()  # trio: a pending cancellation still lands
+            await current().checkpoint_if_cancelled()  # trio: a pending cancellation still lands
             self._cur += n
             return
         if n > self._size:
@@ -88,15 +87,15 @@ class Weighted:
         self._waiters.append(waiter)
         try:
             if ctx is None:
-                await waiter.park(late_cancel=True)
+                await waiter.parker.park(late_cancel=True)
                 return
             with ctx.scope():
-                await waiter.park(late_cancel=True)
+                await waiter.parker.park(late_cancel=True)
         except BaseException:
             self._leave(waiter)
             raise
         # Here park returned (granted) or the context's scope swallowed its cancellation.
-        if waiter.woken and ctx.err() is None:
+        if waiter.parker.woken and ctx.err() is None:
             return
         self._leave(waiter)
         raise _ended(ctx)
@@ -141,12 +140,12 @@ class Weighted:
                 break
             waiters.popleft()
             self._cur += waiter.n
-            if not waiter.wake(None):
+            if not waiter.parker.wake(None):
                 self._cur -= waiter.n  # it had left already
 
     def _leave(self, waiter: _Waiter) -> None:
         """Undo a waiter that will not hold its tokens: give back a grant, or leave the queue."""
-        if waiter.woken:
+        if waiter.parker.woken:
             # Granted, then cancelled before running: pretend it never happened.
             self._cur -= waiter.n
             self._notify()

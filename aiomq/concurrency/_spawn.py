@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._park import current_loop
+from ._park import TRIO, current
 
 log = logging.getLogger("aiomq")
 
@@ -42,9 +42,8 @@ class Background:
 
 def spawn(fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> Background:
     """Start ``fn(*args)`` as a task owned by aiomq, on the running backend."""
-    loop = current_loop()
-    if loop is not None:
-        task = loop.create_task(_logged(fn, *args), name=name)
+    if current() is not TRIO:
+        task = asyncio.get_running_loop().create_task(_logged(fn, *args), name=name)
         _live.add(task)
         task.add_done_callback(_live.discard)
         return Background(task, None)

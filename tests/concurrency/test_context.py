@@ -1,4 +1,4 @@
-"""aiomq.context: cancellation, deadlines, values, waiting, scopes and after_func."""
+"""aiomq.concurrency.context: cancellation, deadlines, values, waiting, scopes and after_func."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import anyio
 import pytest
 from trio.testing import MockClock
 
-from aiomq.context import (
+from aiomq.concurrency.context import (
     Context,
     after_func,
     background,
@@ -20,8 +20,8 @@ from aiomq.context import (
     with_timeout,
     with_value,
 )
+from aiomq.concurrency.sync import WaitGroup
 from aiomq.errors import Canceled, DeadlineExceeded
-from aiomq.sync import WaitGroup
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,17 @@ from typing import Any
 import anyio
 import pytest
 
-from aiomq.chan import Chan, RecvCase, SendCase, WouldBlock, recv, recv_ok, select, send
-from aiomq.context import background, with_cancel, with_deadline, with_timeout
+from aiomq.concurrency.chan import (
+    Chan,
+    RecvCase,
+    SendCase,
+    WouldBlock,
+    recv_case,
+    recv_ok_case,
+    select,
+    send_case,
+)
+from aiomq.concurrency.context import background, with_cancel, with_deadline, with_timeout
 from aiomq.errors import AiomqError, Canceled, ChanClosed, DeadlineExceeded
 
 pytestmark = pytest.mark.anyio
@@ -333,7 +342,7 @@ class TestCancellation:
         async def main() -> None:
             a: Chan[int] = Chan()
             b: Chan[int] = Chan()
-            task = asyncio.ensure_future(select(recv(a), recv(b)))
+            task = asyncio.ensure_future(select(recv_case(a), recv_case(b)))
             await asyncio.sleep(0)
             b.send_nowait(5)
             task.cancel()
@@ -391,13 +400,13 @@ class TestSelect:
         a: Chan[str] = Chan(1)
         b: Chan[str] = Chan(1)
         b.send_nowait("b")
-        assert await select(recv(a), recv(b)) == (1, "b")
+        assert await select(recv_case(a), recv_case(b)) == (1, "b")
         assert len(b) == 0
 
     async def test_ready_send_fires(self) -> None:
         a: Chan[str] = Chan()
         b: Chan[str] = Chan(1)
-        assert await select(send(a, "x"), send(b, "y")) == (1, None)
+        assert await select(send_case(a, "x"), send_case(b, "y")) == (1, None)
         assert b.recv_nowait() == "y"
 
     async def test_exactly_one_ready_case_fires(self) -> None:
@@ -406,7 +415,7 @@ class TestSelect:
         c: Chan[int] = Chan(1)
         a.send_nowait(1)
         b.send_nowait(2)
-        index, _ = await select(recv(a), recv(b), send(c, 3))
+        index, _ = await select(recv_case(a), recv_case(b), send_case(c, 3))
         changed = [len(a) == 0, len(b) == 0, len(c) == 1]
         assert changed.count(True) == 1
         assert changed[index]
@@ -422,7 +431,7 @@ class TestSelect:
                 a.send_nowait(0)
             if not len(b):
                 b.send_nowait(1)
-            index, value = await select(recv(a), recv(b))
+            index, value = await select(recv_case(a), recv_case(b))
             assert value == index
             wins[index] += 1
         assert wins[0] > 0
@@ -432,17 +441,17 @@ class TestSelect:
         a: Chan[int] = Chan()
         b: Chan[int] = Chan(1)
         b.send_nowait(1)  # full: send not ready
-        assert await select(recv(a), send(b, 2), default="idle") == (-1, "idle")
-        assert await select(recv(a), default=None) == (-1, None)
+        assert await select(recv_case(a), send_case(b, 2), default="idle") == (-1, "idle")
+        assert await select(recv_case(a), default=None) == (-1, None)
         assert len(b) == 1
-        assert await select(recv(b), default="idle") == (0, 1)
+        assert await select(recv_case(b), default="idle") == (0, 1)
 
     async def test_blocks_until_a_case_is_ready_and_leaves_no_stale_waiter(self) -> None:
         a: Chan[int] = Chan()
         b: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(recv(a), recv(b)))
+            tg.start_soon(selector.run, lambda: select(recv_case(a), recv_case(b)))
             await anyio.wait_all_tasks_blocked()
             assert not selector.done
             await b.send(7)
@@ -454,7 +463,7 @@ class TestSelect:
         a: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(send(a, 3), recv(Chan[int]())))
+            tg.start_soon(selector.run, lambda: select(send_case(a, 3), recv_case(Chan[int]())))
             await anyio.wait_all_tasks_blocked()
             assert await a.recv() == 3
         assert selector.result == (0, None)
@@ -463,7 +472,7 @@ class TestSelect:
         a: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(send(a, 1), recv(a)))
+            tg.start_soon(selector.run, lambda: select(send_case(a, 1), recv_case(a)))
             await anyio.wait_all_tasks_blocked()
             assert not selector.done
             assert await a.recv() == 1
@@ -473,7 +482,7 @@ class TestSelect:
         a: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(recv(a), recv(a)))
+            tg.start_soon(selector.run, lambda: select(recv_case(a), recv_case(a)))
             await anyio.wait_all_tasks_blocked()
             a.send_nowait(1)
         assert selector.result == (0, 1)
@@ -485,7 +494,7 @@ class TestSelect:
         a: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(recv(a), ctx))
+            tg.start_soon(selector.run, lambda: select(recv_case(a), ctx))
             await anyio.wait_all_tasks_blocked()
             cancel()
         index, err = selector.result
@@ -496,7 +505,7 @@ class TestSelect:
 
     async def test_context_case_fires_at_deadline(self) -> None:
         ctx, cancel = with_timeout(background(), 0.01)
-        index, err = await select(recv(Chan[int]()), ctx)
+        index, err = await select(recv_case(Chan[int]()), ctx)
         assert index == 1
         assert isinstance(err, DeadlineExceeded)
         assert ctx.err() is err
@@ -505,30 +514,30 @@ class TestSelect:
     async def test_ended_context_is_ready(self) -> None:
         ctx, cancel = with_cancel(background())
         cancel()
-        index, err = await select(recv(Chan[int]()), ctx)
+        index, err = await select(recv_case(Chan[int]()), ctx)
         assert (index, type(err)) == (1, Canceled)
 
     async def test_recv_on_closed_channel_raises(self) -> None:
         a: Chan[int] = Chan()
         a.close()
         with pytest.raises(ChanClosed):
-            await select(recv(a))
+            await select(recv_case(a))
 
     async def test_recv_ok_case_reports_closure(self) -> None:
         a: Chan[int] = Chan(1)
         a.send_nowait(1)
         a.close()
-        assert await select(recv_ok(a)) == (0, (1, True))
-        assert await select(recv_ok(a)) == (0, (None, False))
+        assert await select(recv_ok_case(a)) == (0, (1, True))
+        assert await select(recv_ok_case(a)) == (0, (None, False))
 
     async def test_close_wakes_a_waiting_select(self) -> None:
         a: Chan[int] = Chan()
         b: Chan[int] = Chan()
         with_ok, plain, sending = Recorder(), Recorder(), Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(with_ok.run, lambda: select(recv_ok(a), recv(Chan[int]())))
-            tg.start_soon(plain.run, lambda: select(recv(a)))
-            tg.start_soon(sending.run, lambda: select(send(b, 1)))
+            tg.start_soon(with_ok.run, lambda: select(recv_ok_case(a), recv_case(Chan[int]())))
+            tg.start_soon(plain.run, lambda: select(recv_case(a)))
+            tg.start_soon(sending.run, lambda: select(send_case(b, 1)))
             await anyio.wait_all_tasks_blocked()
             a.close()
             b.close()
@@ -540,13 +549,13 @@ class TestSelect:
         a: Chan[int] = Chan(1)
         a.close()
         with pytest.raises(ChanClosed):
-            await select(send(a, 1))
+            await select(send_case(a, 1))
 
     async def test_none_cases_never_fire(self) -> None:
-        assert await select(None, recv(None), send(None, 1), default=0) == (-1, 0)
+        assert await select(None, recv_case(None), send_case(None, 1), default=0) == (-1, 0)
         a: Chan[int] = Chan(1)
         a.send_nowait(1)
-        assert await select(None, recv(a)) == (1, 1)
+        assert await select(None, recv_case(a)) == (1, 1)
 
     async def test_bad_case_raises_type_error(self) -> None:
         with pytest.raises(TypeError, match="select case"):
@@ -554,15 +563,15 @@ class TestSelect:
 
     async def test_case_constructors(self) -> None:
         a: Chan[int] = Chan()
-        assert isinstance(recv(a), RecvCase)
-        assert isinstance(send(a, 1), SendCase)
+        assert isinstance(recv_case(a), RecvCase)
+        assert isinstance(send_case(a, 1), SendCase)
 
     async def test_cancelled_select_consumes_and_delivers_nothing(self) -> None:
         a: Chan[int] = Chan(1)
         b: Chan[int] = Chan()
         selector = Recorder()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(selector.run, lambda: select(recv(a), send(b, 1)))
+            tg.start_soon(selector.run, lambda: select(recv_case(a), send_case(b, 1)))
             await anyio.wait_all_tasks_blocked()
             selector.scope.cancel()
         assert not selector.done
@@ -577,7 +586,7 @@ class TestSelect:
 
         async def selecting(scope: anyio.CancelScope) -> None:
             with scope:
-                got.append(await select(recv(a), recv(Chan[int]())))
+                got.append(await select(recv_case(a), recv_case(Chan[int]())))
                 await anyio.lowlevel.checkpoint()
 
         scope = anyio.CancelScope()
@@ -592,8 +601,8 @@ class TestSelect:
     async def select_as_a_deadline_passes_unnoticed(
         self, monkeypatch: pytest.MonkeyPatch, kind: str
     ) -> tuple[tuple[int, Any], list[str]]:
-        """Run ``select(send(ch, "x") or recv(ch), ctx)`` where a peer waits on ``ch`` inside
-        ``ctx.scope()`` and ``ctx``'s deadline has passed with nobody looking (a busy loop):
+        """Run ``select(send_case(ch, "x") or recv_case(ch), ctx)`` where a peer waits on ``ch``
+        inside ``ctx.scope()`` and ``ctx``'s deadline has passed with nobody looking (a busy loop):
         the select is the first to ask ``ctx.err()``, which ends ``ctx`` and so cancels the
         peer the channel case depends on. Returns the select's result and what the peer did.
         """
@@ -616,7 +625,7 @@ class TestSelect:
             with monkeypatch.context() as patch:
                 patch.setattr(anyio, "current_time", lambda: now + 7200)  # the deadline passed
                 patch.setattr(random, "choice", min)  # the channel case, if both look ready
-                case = send(ch, "x") if kind == "send" else recv(ch)
+                case = send_case(ch, "x") if kind == "send" else recv_case(ch)
                 result = await select(case, ctx)
         cancel()
         with pytest.raises(WouldBlock):

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiomq.semaphore import Weighted, WeightedStats
-from aiomq.sync import RWMutex, RWMutexStats
-from tests._helpers import Task
+from aiomq.concurrency.semaphore import Weighted, WeightedStats
+from aiomq.concurrency.sync import RWMutex, RWMutexStats
+from tests.concurrency._helpers import Task
 
 BACKENDS = ["asyncio", "trio"]
 SIZE = 2

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 import pytest
 
-import aiomq.semaphore
-import aiomq.singleflight
-import aiomq.sync
-from aiomq.sync import (
+import aiomq.concurrency.semaphore
+import aiomq.concurrency.singleflight
+import aiomq.concurrency.sync
+from aiomq.concurrency.sync import (
     Cond,
     CondStats,
     Mutex,
@@ -24,7 +24,7 @@ from aiomq.sync import (
     once_func,
     once_value,
 )
-from tests._helpers import start, task_group
+from tests.concurrency._helpers import start, task_group
 
 pytestmark = pytest.mark.anyio
 
@@ -529,7 +529,10 @@ class TestCond:
 
 
 class TestPublicApi:
-    @pytest.mark.parametrize("module", [aiomq.sync, aiomq.semaphore, aiomq.singleflight])
+    @pytest.mark.parametrize(
+        "module",
+        [aiomq.concurrency.sync, aiomq.concurrency.semaphore, aiomq.concurrency.singleflight],
+    )
     def test_every_public_name_exists_and_is_documented(self, module: object) -> None:
         for name in module.__all__:  # type: ignore[attr-defined]
             obj = getattr(module, name)

@@ -1,11 +1,11 @@
-"""aiomq.sync.WaitGroup: counter rules, waiting at zero, reuse, many waiters."""
+"""aiomq.concurrency.sync.WaitGroup: counter rules, waiting at zero, reuse, many waiters."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from aiomq.sync import WaitGroup
+from aiomq.concurrency.sync import WaitGroup
 
 pytestmark = pytest.mark.anyio
 

@@ -44,7 +44,7 @@ from typing import Any, NoReturn, Self, TypeVarTuple
 
 import anyio
 
-from ._park import Parker, checkpoint, current_loop, discard, wake_all
+from ._park import ASYNCIO, Parker, checkpoint, current, discard, wake_all
 from .context import Context, background, with_cancel
 
 __all__ = ["ErrGroup"]
@@ -59,18 +59,21 @@ _STOPPING: Any = object()
 _FINISHED: Any = object()
 
 
-class _SlotWaiter(Parker[Any]):
+class _SlotWaiter:
     """A ``go()`` parked for a slot, with the call it starts when a slot is handed to it."""
 
-    __slots__ = ("args", "context", "fn")
+    __slots__ = ("args", "context", "fn", "parker")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        super().__init__()
+        self.parker: Parker[Any] = current().parker()
         self.fn = fn
         self.args = args
         # The task is started by whoever frees the slot; it still inherits the context
         # variables of the go() caller, as a task it started itself would.
         self.context = contextvars.copy_context()
+
+    def wake(self, value: object) -> bool:
+        return self.parker.wake(value)
 
 
 class ErrGroup:
@@ -199,11 +202,11 @@ class ErrGroup:
         waiter = _SlotWaiter(fn, args)
         self._slot_waiters.append(waiter)
         try:
-            outcome = await waiter.park()
+            outcome = await waiter.parker.park()
         except BaseException:
             # Not woken: it held no slot, and _hand_off skips a waiter that has left. Woken:
             # its task started (asyncio raises a native cancel that follows a wake).
-            if not waiter.woken:
+            if not waiter.parker.woken:
                 discard(self._slot_waiters, waiter)
             raise
         if outcome is None:
@@ -228,7 +231,7 @@ class ErrGroup:
             and (self._limit is None or self._running < self._limit)
         ):
             waiter = waiters.popleft()
-            if not waiter.waiting:
+            if not waiter.parker.waiting:
                 continue  # cancelled while parked: it is leaving
             try:
                 self._start(waiter.context.run(waiter.fn, *waiter.args), waiter.context)
@@ -302,7 +305,8 @@ class ErrGroup:
     async def __aenter__(self) -> Self:
         if self._state is not _NEW:
             raise RuntimeError("an ErrGroup can be entered only once")
-        self._loop = current_loop()
+        # The asyncio loop when the group runs on asyncio; None on trio (guest mode too).
+        self._loop = asyncio.get_running_loop() if current() is ASYNCIO else None
         if self._loop is not None:
             # The body runs in a cancel scope of its own so that the first error cancels
             # it with anyio's semantics (shields, nested scopes) rather than a raw cancel.
@@ -358,7 +362,7 @@ class ErrGroup:
             else:
                 self._fail(exc)
         while self._running:
-            self._idle = Parker()
+            self._idle = current().parker()
             try:
                 await self._idle.park()
             except asyncio.CancelledError as cancelled:

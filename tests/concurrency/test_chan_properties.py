@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from aiomq.chan import Chan, WouldBlock, recv_ok, select, send
+from aiomq.concurrency.chan import Chan, WouldBlock, recv_ok_case, select, send_case
 from aiomq.errors import ChanClosed
 
 BACKENDS = pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -53,7 +53,7 @@ def _nth(pauses: list[int], i: int) -> int:
 
 async def _send_somehow(ch: Chan[int], value: int, name: str, waits: bool) -> None:
     if name == "select_send":
-        await select(send(ch, value), default=None)
+        await select(send_case(ch, value), default=None)
     elif waits:
         await ch.send(value)
     else:
@@ -71,7 +71,7 @@ async def _check_against_model(capacity: int, ops: list[tuple[str, int, bool]]) 
                 with pytest.raises(ChanClosed):
                     await _send_somehow(ch, value, name, waits)
             elif name == "select_send":
-                result = await select(send(ch, value), default="full")
+                result = await select(send_case(ch, value), default="full")
                 assert result == ((0, None) if can_send else (-1, "full"))
                 if can_send:
                     model.append(value)
@@ -89,7 +89,7 @@ async def _check_against_model(capacity: int, ops: list[tuple[str, int, bool]]) 
                 (model.popleft(), True) if model else (None, False) if closed else None
             )
             if name == "select_recv":
-                got = await select(recv_ok(ch), default="empty")
+                got = await select(recv_ok_case(ch), default="empty")
                 assert got == ((-1, "empty") if expected is None else (0, expected))
             elif expected is None:
                 with pytest.raises(WouldBlock):
@@ -235,14 +235,18 @@ async def _native_exchange(
         for k in range(per_producer):
             value = (p, k)
             a, b = rng.sample(chans, 2)
-            op = a.send(value) if rng.random() < 0.5 else select(send(a, value), send(b, value))
+            op = (
+                a.send(value)
+                if rng.random() < 0.5
+                else select(send_case(a, value), send_case(b, value))
+            )
             task = await run(op)
             (cancelled_sends if task.cancelled() else delivered).append(value)
 
     async def consume() -> None:
         open_chans: list[Chan[tuple[int, int]] | None] = list(chans)
         while any(ch is not None for ch in open_chans):
-            task = await run(select(*(recv_ok(ch) for ch in open_chans)))
+            task = await run(select(*(recv_ok_case(ch) for ch in open_chans)))
             if not task.cancelled():
                 index, (value, ok) = task.result()
                 if ok:
@@ -305,7 +309,7 @@ async def _exchange(
                     if rng.random() < 0.5:
                         await a.send(value)
                     else:
-                        await select(send(a, value), send(b, value))
+                        await select(send_case(a, value), send_case(b, value))
                     delivered.append(value)
                 finally:
                     active.remove(scope)
@@ -340,7 +344,7 @@ async def _exchange(
             with anyio.CancelScope() as scope:
                 active.append(scope)
                 try:
-                    index, (value, ok) = await select(*(recv_ok(ch) for ch in open_chans))
+                    index, (value, ok) = await select(*(recv_ok_case(ch) for ch in open_chans))
                     if ok:
                         assert value is not None
                         received.append(value)

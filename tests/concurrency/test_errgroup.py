@@ -1,4 +1,4 @@
-"""aiomq.errgroup.ErrGroup: first error, contexts, limits, cancellation from outside, nesting."""
+"""ErrGroup: first error, contexts, limits, cancellation from outside, nesting."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 import anyio
 import pytest
 
-from aiomq.context import background, with_cancel, with_value
-from aiomq.errgroup import ErrGroup
+from aiomq.concurrency.context import background, with_cancel, with_value
+from aiomq.concurrency.errgroup import ErrGroup
+from aiomq.concurrency.sync import WaitGroup
 from aiomq.errors import Canceled
-from aiomq.sync import WaitGroup
-from tests._helpers import task_group
+from tests.concurrency._helpers import task_group
 
 pytestmark = pytest.mark.anyio
 

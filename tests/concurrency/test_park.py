@@ -8,10 +8,12 @@ from collections import deque
 import anyio
 import pytest
 
-from aiomq._park import (
+from aiomq.concurrency._park import (
+    ASYNCIO,
+    TRIO,
     Parker,
     checkpoint,
-    checkpoint_if_cancelled,
+    current,
     discard,
     wake_all,
     wake_first,
@@ -25,7 +27,7 @@ async def parked_then_cancelled() -> Parker[int]:
     parkers: list[Parker[int]] = []
 
     async def waiter() -> None:
-        parker: Parker[int] = Parker()
+        parker: Parker[int] = current().parker()
         parkers.append(parker)
         await parker.park()
 
@@ -42,7 +44,7 @@ class TestParker:
         got: list[int] = []
 
         async def waiter() -> None:
-            parker: Parker[int] = Parker()
+            parker: Parker[int] = current().parker()
             parkers.append(parker)
             got.append(await parker.park())
 
@@ -56,7 +58,7 @@ class TestParker:
         assert parkers[0].woken
 
     async def test_wake_before_park_returns_at_once(self) -> None:
-        parker: Parker[str] = Parker()
+        parker: Parker[str] = current().parker()
         assert parker.wake("x")
         assert await parker.park() == "x"
 
@@ -76,7 +78,7 @@ class TestParker:
         async def waiter(scope: anyio.CancelScope) -> None:
             nonlocal reached_after_checkpoint
             with scope:
-                parker: Parker[int] = Parker()
+                parker: Parker[int] = current().parker()
                 parkers.append(parker)
                 got.append(await parker.park())
                 await checkpoint()
@@ -99,7 +101,7 @@ class TestParker:
         async def waiter(scope: anyio.CancelScope) -> None:
             nonlocal raised
             with scope:
-                parker: Parker[int] = Parker()
+                parker: Parker[int] = current().parker()
                 parkers.append(parker)
                 try:
                     await parker.park(late_cancel=True)
@@ -119,11 +121,11 @@ class TestParker:
         assert raised == (anyio.get_cancelled_exc_class() is not asyncio.CancelledError)
 
     async def test_checkpoint_if_cancelled_raises_on_trio_only(self, anyio_backend: str) -> None:
-        await checkpoint_if_cancelled()  # not cancelled: a no-op on both
+        await current().checkpoint_if_cancelled()  # not cancelled: a no-op on both
         reached = False
         with anyio.CancelScope() as scope:
             scope.cancel()
-            await checkpoint_if_cancelled()
+            await current().checkpoint_if_cancelled()
             reached = True
             await checkpoint()
         assert scope.cancelled_caught
@@ -131,12 +133,18 @@ class TestParker:
         assert reached == (anyio_backend == "asyncio")
 
 
+class TestRuntime:
+    async def test_current_names_the_running_library(self, anyio_backend: str) -> None:
+        assert current() is (ASYNCIO if anyio_backend == "asyncio" else TRIO)
+        assert current().name == anyio_backend
+
+
 class TestQueues:
     """``wake_first``, ``wake_all`` and ``discard``: how every primitive serves its queue."""
 
     async def test_wake_first_skips_parkers_woken_elsewhere_or_gone(self) -> None:
         left = await parked_then_cancelled()
-        woken, waiting, behind = Parker[int](), Parker[int](), Parker[int]()
+        woken, waiting, behind = current().parker(), current().parker(), current().parker()
         woken.wake(0)  # say, a select woken through another of its queues
         queue = deque([woken, left, waiting, behind])
         assert wake_first(queue, 1) is waiting
@@ -146,7 +154,7 @@ class TestQueues:
         assert wake_first(queue, 3) is None
 
     async def test_wake_all_empties_the_queue_and_counts_who_took_the_value(self) -> None:
-        parkers = [Parker[int]() for _ in range(3)]
+        parkers = [current().parker() for _ in range(3)]
         parkers[1].wake(0)
         queue = deque(parkers)
         assert wake_all(queue, 7) == 2
@@ -154,7 +162,7 @@ class TestQueues:
         assert [await parkers[0].park(), await parkers[2].park()] == [7, 7]
 
     async def test_discard_tolerates_a_parker_already_popped(self) -> None:
-        parker: Parker[int] = Parker()
+        parker: Parker[int] = current().parker()
         queue = deque([parker])
         discard(queue, parker)
         assert not queue
@@ -168,7 +176,7 @@ class TestParkerAsyncioNative:
         # Regression: wake() used to call set_result on the future the cancellation had
         # already cancelled, raising InvalidStateError in the waker.
         async def main() -> None:
-            parker: Parker[int] = Parker()
+            parker: Parker[int] = current().parker()
             task = asyncio.ensure_future(parker.park())
             await asyncio.sleep(0)
             task.cancel()
@@ -185,7 +193,7 @@ class TestParkerAsyncioNative:
         # asyncio.timeout() that sent it. park() raises; the caller sees woken and gives
         # back what it was handed.
         async def main() -> None:
-            parker: Parker[int] = Parker()
+            parker: Parker[int] = current().parker()
             task = asyncio.ensure_future(parker.park())
             await asyncio.sleep(0)
             assert parker.wake(3)
@@ -198,7 +206,7 @@ class TestParkerAsyncioNative:
 
     def test_cancel_after_wake_with_late_cancel_raises(self) -> None:
         async def main() -> None:
-            parker: Parker[int] = Parker()
+            parker: Parker[int] = current().parker()
             task = asyncio.ensure_future(parker.park(late_cancel=True))
             await asyncio.sleep(0)
             assert parker.wake(3)
@@ -208,3 +216,48 @@ class TestParkerAsyncioNative:
             assert parker.woken
 
         asyncio.run(main())
+
+
+class TestTrioGuestMode:
+    """trio running as a guest on an asyncio host: an asyncio loop is running, but the tasks
+    are trio's, and every primitive must take trio's path (sniffio decides, not the loop)."""
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    async def test_channel_select_and_lock_work_in_a_trio_guest(self) -> None:
+        import trio
+        import trio.testing
+
+        from aiomq.concurrency import Chan, ErrGroup, Mutex, recv_case, select
+
+        async def trio_main() -> list[object]:
+            assert current() is TRIO
+            ch: Chan[int] = Chan()
+            mu = Mutex()
+            got: list[object] = []
+
+            async def receiver() -> None:
+                got.append(await ch.recv())  # parks: the path that used to fail
+                got.append(await select(recv_case(ch)))
+
+            async with ErrGroup() as g:
+                await g.go(receiver)
+                await trio.testing.wait_all_tasks_blocked()
+                await ch.send(1)
+                await ch.send(2)
+                async with mu:
+                    got.append("locked")
+            return got
+
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[object] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            trio_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+        )
+        with anyio.fail_after(5):
+            outcome = await done
+        assert outcome.unwrap() == [1, (0, 2), "locked"]  # type: ignore[attr-defined]

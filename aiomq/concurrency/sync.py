@@ -1,8 +1,9 @@
 """Go's ``sync`` package for coroutines: WaitGroup, Once, Mutex, RWMutex, Cond.
 
-Every primitive here runs on asyncio and trio; waits park on ``aiomq._park`` rather than on
-anyio's primitives, which cost several times more per wait on asyncio. Where aiomq differs
-from Go, for all of them: an operation that can complete at once (an uncontended ``lock()``,
+Every primitive here runs on asyncio and trio; waits park on ``aiomq.concurrency._park``
+rather than on anyio's primitives, which cost several times more per wait on asyncio.
+Where aiomq differs from Go, for all of them: an operation that can complete at once (an
+uncontended ``lock()``,
 ``Once.do`` after the first call) does not yield to the scheduler, as asyncio's own locks do
 (on trio it still raises a cancellation that is already pending); a task cancelled while
 waiting leaves without the lock, and one cancelled just after being handed the lock hands it
@@ -23,8 +24,7 @@ import anyio
 from ._park import (
     Parker,
     checkpoint,
-    checkpoint_if_cancelled,
-    current_loop,
+    current,
     discard,
     wake_all,
     wake_first,
@@ -96,7 +96,7 @@ class WaitGroup:
         if self._count == 0:
             await checkpoint()
             return
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         self._waiters.append(waiter)
         try:
             await waiter.park()
@@ -141,10 +141,10 @@ class Once:
     async def do(self, fn: Callable[[], object]) -> None:
         """Call ``fn()`` if no call of this Once has completed; see the class docstring."""
         if self._done:
-            await checkpoint_if_cancelled()
+            await current().checkpoint_if_cancelled()
             return
         while self._running:
-            waiter: Parker[None] = Parker()
+            waiter: Parker[None] = current().parker()
             self._waiters.append(waiter)
             try:
                 await waiter.park(late_cancel=True)
@@ -257,11 +257,10 @@ class Mutex:
     async def lock(self) -> None:
         """Wait for the lock and take it. Cancelled while waiting, it leaves without it."""
         if not self._locked:
-            if current_loop() is None:
-                await checkpoint_if_cancelled()  # trio: a pending cancellation still lands
+            await current().checkpoint_if_cancelled()  # trio: a pending cancellation still lands
             self._locked = True
             return
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         self._waiters.append(waiter)
         try:
             await waiter.park(late_cancel=True)
@@ -295,10 +294,11 @@ class Mutex:
         return MutexStats(self._locked, len(self._waiters))
 
     async def __aenter__(self) -> None:
-        if self._locked or current_loop() is None:
+        if self._locked:
             await self.lock()
-        else:
-            self._locked = True  # lock()'s asyncio fast path, inlined: one coroutine less
+        else:  # lock()'s fast path, inlined: one coroutine less
+            await current().checkpoint_if_cancelled()
+            self._locked = True
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.unlock()
@@ -361,11 +361,10 @@ class RWMutex:
     async def lock(self) -> None:
         """Wait until no reader or writer holds the lock, then hold it for writing."""
         if not self._writer and self._readers == 0 and not self._write_waiters:
-            if current_loop() is None:
-                await checkpoint_if_cancelled()
+            await current().checkpoint_if_cancelled()
             self._writer = True
             return
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         self._write_waiters.append(waiter)
         try:
             await waiter.park(late_cancel=True)
@@ -404,11 +403,10 @@ class RWMutex:
     async def rlock(self) -> None:
         """Wait until no writer holds or waits for the lock, then hold it for reading."""
         if not self._writer and not self._write_waiters:
-            if current_loop() is None:
-                await checkpoint_if_cancelled()
+            await current().checkpoint_if_cancelled()
             self._readers += 1
             return
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         self._read_waiters.append(waiter)
         try:
             await waiter.park(late_cancel=True)
@@ -550,7 +548,7 @@ class Cond:
 
     async def wait(self) -> None:
         """Release the lock, wait for a signal, take the lock again."""
-        waiter: Parker[None] = Parker()
+        waiter: Parker[None] = current().parker()
         self._waiters.append(waiter)
         try:
             self._lock.unlock()

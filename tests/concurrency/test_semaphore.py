@@ -6,10 +6,10 @@ import anyio
 import pytest
 from anyio.abc import TaskGroup
 
-from aiomq.context import Context, background, with_cancel, with_timeout
+from aiomq.concurrency.context import Context, background, with_cancel, with_timeout
+from aiomq.concurrency.semaphore import Weighted, WeightedStats
 from aiomq.errors import Canceled, DeadlineExceeded
-from aiomq.semaphore import Weighted, WeightedStats
-from tests._helpers import Task, task_group
+from tests.concurrency._helpers import Task, task_group
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,9 @@ import anyio
 import pytest
 from anyio.abc import TaskGroup
 
-from aiomq.semaphore import Weighted
-from aiomq.sync import Mutex, RWMutex
-from tests._helpers import Task, start, task_group
+from aiomq.concurrency.semaphore import Weighted
+from aiomq.concurrency.sync import Mutex, RWMutex
+from tests.concurrency._helpers import Task, start, task_group
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from anyio.abc import TaskGroup
 
-from aiomq.singleflight import Result, SingleFlight
-from tests._helpers import Task, start, task_group
+from aiomq.concurrency.singleflight import SingleFlight, SingleFlightResult
+from tests.concurrency._helpers import Task, start, task_group
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +168,7 @@ class TestSingleFlight:
             slow.release.set()
         with anyio.fail_after(5):
             result = await ch.recv()
-        assert result == Result("value", None, True)
+        assert result == SingleFlightResult("value", None, True)
         assert caller.result == ("value", True)
         assert len(ch) == 0
         assert not ch.closed

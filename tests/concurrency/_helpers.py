@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from aiomq._park import current_loop
+from aiomq.concurrency._park import ASYNCIO, current
 
 __all__ = ["Task", "start", "task_group"]
 
@@ -51,7 +51,7 @@ class Task(Generic[T]):
         self.cancelled = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        if current_loop() is not None:
+        if current() is ASYNCIO:
             self.task = asyncio.current_task()
         task_status.started()
         try:

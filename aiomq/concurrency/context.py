@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ._park import Parker
+from ._park import Parker, current
 from ._spawn import spawn
 from .errors import Canceled, DeadlineExceeded
 
@@ -139,7 +139,7 @@ class Context:
         if self.err() is not None:
             await anyio.lowlevel.checkpoint()
             return
-        parker: Parker[None] = Parker()
+        parker: Parker[None] = current().parker()
         unsubscribe = self._subscribe(lambda: parker.wake(None))
         deadline = self.deadline()
         try:
