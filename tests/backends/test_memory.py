@@ -161,7 +161,7 @@ class TestParking:
     ) -> None:
         await client.admin().create_topic("t")
         parks = 0
-        asyncio_parker = type(current().parker())
+        asyncio_parker: type[Parker[bool]] = type(current().parker())
         real_park = asyncio_parker.park
 
         async def counting_park(self: Parker[bool], *, late_cancel: bool = False) -> bool:
