@@ -162,7 +162,9 @@ class ProducerConfig:
     ``Flush.Bytes``): how long and up to how many bytes a producer gathers records into one
     batch; the backend sends each batch it is given at once, as one Kafka batch up to
     ``max_message_bytes`` (no aiokafka ``linger_ms`` on top); ``compression``
-    (``Compression.NONE``).
+    (``Compression.NONE``); ``idempotent`` (False, Java's ``enable.idempotence``): the broker
+    drops a batch the producer sent twice, so retries neither duplicate nor reorder records;
+    needs ``required_acks = Acks.ALL``.
     """
 
     PATH: ClassVar[str] = "producer"
@@ -175,6 +177,7 @@ class ProducerConfig:
     linger: float = 0.0
     batch_size: int = 16 * 1024
     compression: Compression = Compression.NONE
+    idempotent: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -190,6 +193,11 @@ class ProducerConfig:
         _number(f"{p}.linger", self.linger, positive=False)
         _integer(f"{p}.batch_size", self.batch_size, minimum=1)
         self.compression = _member(f"{p}.compression", Compression, self.compression)
+        _flag(f"{p}.idempotent", self.idempotent)
+        if self.idempotent and self.required_acks is not Acks.ALL:
+            raise ConfigError(
+                f"{p}.idempotent", f"needs {p}.required_acks = Acks.ALL, not {self.required_acks!r}"
+            )
 
 
 @dataclass(slots=True)

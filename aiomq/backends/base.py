@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from ..errors import TopicExists
+from ..errors import ConfigError, TopicExists
 from ..message import Headers, validate_topic
 
 __all__ = [
@@ -33,8 +33,13 @@ __all__ = [
     "TopicExists",
     "TopicInfo",
     "TopicPartition",
+    "check_fetch_arguments",
     "check_group",
+    "check_offset",
     "check_offset_specs",
+    "check_partition",
+    "check_records",
+    "check_string",
     "check_topic_arguments",
 ]
 
@@ -260,6 +265,103 @@ class Backend(Protocol):
 
 
 # -- argument checks every backend shares, so each raises the same error for the same input --
+#
+# Every public backend operation checks its arguments with these before doing anything, so a
+# value the wire cannot hold (an offset of 2**63, a 40,000-character group id) is refused the
+# same way on every backend, with a ConfigError naming the argument, instead of surfacing as a
+# struct error from deep in a protocol encoder.
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+MAX_STRING_BYTES = 2**15 - 1
+"""The longest string Kafka's protocol carries (an INT16 length), in UTF-8 bytes."""
+
+
+def _int(field: str, value: object, minimum: int, maximum: int) -> int:
+    # bool is an int subclass; partition=True is a mistake, not partition 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, f"must be an int, not {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(field, f"must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def check_string(field: str, value: object, *, empty: bool = True) -> str:
+    """``value`` if it is a ``str`` that fits Kafka's protocol (at most 32,767 UTF-8 bytes)."""
+    if not isinstance(value, str):
+        raise ConfigError(field, f"must be a str, not {type(value).__name__}")
+    if not empty and not value:
+        raise ConfigError(field, "must not be empty")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_STRING_BYTES:
+        raise ConfigError(field, f"is {size} bytes in UTF-8, more than {MAX_STRING_BYTES}")
+    return value
+
+
+def check_partition(partition: object) -> int:
+    """``partition`` if it is an ``int`` in ``[0, 2**31)``; ``ConfigError`` otherwise."""
+    return _int("partition", partition, 0, INT32_MAX)
+
+
+def check_offset(offset: object, field: str = "offset") -> int:
+    """``offset`` if it is an ``int`` in ``[0, 2**63)``; ``ConfigError`` otherwise."""
+    return _int(field, offset, 0, INT64_MAX)
+
+
+def check_fetch_arguments(
+    max_wait: object, min_bytes: object, max_bytes: object, max_records: object
+) -> None:
+    """Check ``Backend.fetch``'s keyword arguments; ``ConfigError`` naming the bad one.
+
+    ``max_wait``: seconds, finite, >= 0, at most 2**31 - 1 milliseconds; ``min_bytes``: an
+    int in ``[0, 2**31)``; ``max_bytes``: in ``[1, 2**31)``; ``max_records``: None or >= 1.
+    """
+    if isinstance(max_wait, bool) or not isinstance(max_wait, int | float):
+        raise ConfigError("max_wait", f"must be a number of seconds, not {type(max_wait).__name__}")
+    if not 0 <= max_wait <= INT32_MAX / 1000:  # NaN fails this too
+        raise ConfigError("max_wait", f"must be between 0 and {INT32_MAX / 1000} s, not {max_wait}")
+    _int("min_bytes", min_bytes, 0, INT32_MAX)
+    _int("max_bytes", max_bytes, 1, INT32_MAX)
+    if max_records is not None:
+        _int("max_records", max_records, 1, INT32_MAX)
+
+
+def check_records(records: Sequence[ProduceRecord]) -> None:
+    """Check ``Backend.produce``'s records: ``(key, value, headers, timestamp)`` each.
+
+    Key and value are ``bytes`` or None (codecs above the backend turn anything else into
+    bytes); headers a tuple of ``(str, bytes | None)`` pairs; a timestamp None or an ``int``
+    in ``[0, 2**63)`` (the Java producer refuses negative ones too). ``ConfigError`` names the
+    first bad field and the record's index.
+    """
+    for i, record in enumerate(records):
+        try:
+            key, value, headers, timestamp = record
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "records", f"record {i} must be a (key, value, headers, timestamp) tuple"
+            ) from None
+        if key is not None and type(key) is not bytes:
+            raise ConfigError("key", f"record {i}: must be bytes or None, not {type(key).__name__}")
+        if value is not None and type(value) is not bytes:
+            raise ConfigError(
+                "value", f"record {i}: must be bytes or None, not {type(value).__name__}"
+            )
+        if headers:
+            if not isinstance(headers, tuple):
+                raise ConfigError("headers", f"record {i}: must be a tuple of (str, bytes) pairs")
+            for pair in headers:
+                if (
+                    not isinstance(pair, tuple)
+                    or len(pair) != 2
+                    or not isinstance(pair[0], str)
+                    or not (pair[1] is None or type(pair[1]) is bytes)
+                ):
+                    raise ConfigError(
+                        "headers", f"record {i}: a header must be (str, bytes | None), not {pair!r}"
+                    )
+        if timestamp is not None:
+            _int("timestamp", timestamp, 0, INT64_MAX)
 
 
 def check_topic_arguments(
@@ -270,41 +372,35 @@ def check_topic_arguments(
 ) -> dict[str, str]:
     """Check ``Backend.create_topic``'s arguments; return the config as a new dict.
 
-    An illegal name raises ``ConfigError`` (a ``ValueError``); a partition count or
-    replication factor that is not an ``int`` of at least 1 (``True`` included) raises
-    ``ValueError``; a config that does not map ``str`` to ``str`` raises ``TypeError``.
-    Whether the cluster has enough brokers for ``replication`` is the backend's to say.
+    An illegal name, a partition count or replication factor that is not an ``int`` of at
+    least 1 (``True`` included), or a config that does not map ``str`` to ``str`` raise
+    ``ConfigError`` naming the argument. Whether the cluster has enough brokers for
+    ``replication``, and whether it knows each config key, is the backend's to say.
     """
     validate_topic(name)
-    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-        raise ValueError(f"partitions must be an int >= 1, not {partitions!r}")
-    if replication is not None and (
-        isinstance(replication, bool) or not isinstance(replication, int) or replication < 1
-    ):
-        raise ValueError(f"replication factor must be an int >= 1, not {replication!r}")
+    _int("partitions", partitions, 1, INT32_MAX)
+    if replication is not None:
+        _int("replication", replication, 1, 2**15 - 1)
     configs = dict(config or {})
     for key, value in configs.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"topic config must map str to str, not {key!r}: {value!r}")
+            raise ConfigError("config", f"must map str to str, not {key!r}: {value!r}")
     return configs
 
 
 def check_offset_specs(specs: Mapping[int, int]) -> None:
     """Check ``Backend.list_offsets``'s specs: ``EARLIEST``, ``LATEST`` or a timestamp >= 0.
 
-    A partition or spec that is not an ``int`` (``True`` included: it is not timestamp 1)
-    raises ``TypeError``; a negative spec other than the two sentinels ``ValueError``.
+    A partition or spec that is not an ``int`` (``True`` included: it is not timestamp 1),
+    or one out of the wire's range, raises ``ConfigError``.
     """
     for partition, spec in specs.items():
-        if isinstance(partition, bool) or not isinstance(partition, int):
-            raise TypeError(f"partition must be an int, not {type(partition).__name__}")
-        if isinstance(spec, bool) or not isinstance(spec, int):
-            raise TypeError(f"offset spec must be an int, not {type(spec).__name__}")
-        if spec < 0 and spec not in (EARLIEST, LATEST):
-            raise ValueError(f"offset spec must be EARLIEST, LATEST or >= 0, not {spec}")
+        check_partition(partition)
+        if spec not in (EARLIEST, LATEST) or isinstance(spec, bool):
+            _int("timestamp", spec, 0, INT64_MAX)
 
 
 def check_group(group: str) -> None:
-    """Raise ``ValueError`` unless ``group`` is a non-empty ``str`` (Kafka's INVALID_GROUP_ID)."""
-    if not isinstance(group, str) or not group:
-        raise ValueError(f"group id must be a non-empty str, not {group!r}")
+    """Raise ``ConfigError("group", ...)`` unless ``group`` is a non-empty ``str`` that fits
+    the protocol (Kafka's INVALID_GROUP_ID)."""
+    check_string("group", group, empty=False)
