@@ -19,10 +19,10 @@ import asyncio
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 
-from ..concurrency._park import Parker, checkpoint, current, wake_all
-from ..errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
-from ..message import now_ms, record_size, validate_topic
-from .base import (
+from ...concurrency._park import Parker, checkpoint, current, wake_all
+from ...errors import ClosedError, MessageTooLarge, OffsetOutOfRange, UnknownTopic
+from ...message import now_ms, record_size, validate_topic
+from ..base import (
     EARLIEST,
     LATEST,
     CommittedOffset,
