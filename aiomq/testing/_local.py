@@ -135,7 +135,11 @@ class LocalKafka(KafkaBroker):
         port: int | None = None,
         heap: str = "512m",
         java: Path | None = None,
+        existing: tuple[KafkaNode, ...] = (),
+        password: str | None = None,
     ) -> None:
+        """``existing``: the nodes of a cluster whose ``workdir`` holds their configuration
+        and data already (``reopen``); they keep their ports and their data."""
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, not {nodes}")
         self.distribution = distribution
@@ -149,9 +153,12 @@ class LocalKafka(KafkaBroker):
             self._guardian.watch_dir(self.workdir)
         self._want_security = security
         self._fixed_port = port
-        self._password = secrets.token_hex(8)
+        self._password = password or secrets.token_hex(8)
         self.nodes: tuple[KafkaNode, ...] = ()
-        self._choose_ports(nodes)
+        if existing:
+            self._use_nodes(existing)
+        else:
+            self._choose_ports(nodes)
         super().__init__(
             bootstrap=self.bootstrap,
             origin=distribution.origin,
@@ -176,7 +183,10 @@ class LocalKafka(KafkaBroker):
                     secure_ports=dict(zip(_SECURE_LISTENERS, mine[2:], strict=False)),
                 )
             )
-        self.nodes = tuple(nodes)
+        self._use_nodes(tuple(nodes))
+
+    def _use_nodes(self, nodes: tuple[KafkaNode, ...]) -> None:
+        self.nodes = nodes
         self.bootstrap = ",".join(node.address for node in self.nodes)
         self.security = None
         if self._want_security:
@@ -414,6 +424,16 @@ class LocalKafka(KafkaBroker):
                     f"Kafka did not become ready within {timeout:.0f} s: {last}", tails
                 )
             time.sleep(0.2)
+
+    def start_nodes(self, node_ids: Iterable[int], timeout: float | None = None) -> LocalKafka:
+        """Start nodes of an existing cluster (``existing=``) on their ports and data, and
+        wait until every node is listed: how a cluster comes back after a crash."""
+        timeout = start_timeout() if timeout is None else timeout
+        nodes = [self.node(node_id) for node_id in node_ids]
+        for node in nodes:
+            self._spawn(node)
+        self._wait_ready(nodes or self.nodes, time.monotonic() + timeout, timeout)
+        return self
 
     def kill(self, node_id: int) -> None:
         """Kill node ``node_id`` with SIGKILL (``kill -9``) and reap it; its data stays."""

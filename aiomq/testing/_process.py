@@ -21,9 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from ._guard import alive, terminate_groups
-
-__all__ = ["Guardian", "free_ports", "log_tail", "spawn", "stop_group", "stop_process"]
+__all__ = ["Guardian", "free_ports", "log_tail", "spawn", "stop_process"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -98,12 +96,6 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
             proc.wait(30)
     # No group-wide kill after the leader is reaped: the JVM starts no children, and the
     # group id may already belong to some other process.
-
-
-def stop_group(pid: int, timeout: float) -> None:
-    """Like ``stop_process`` for a group whose leader is not our child (a detached broker)."""
-    if alive(pid):
-        terminate_groups({pid}, grace=timeout)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
