@@ -87,32 +87,36 @@ async def crawl(site: Site, urls: list[str], seconds: float) -> dict[str, str]:
 async def main() -> None:
     urls = [f"https://example.com/page/{i}" for i in range(12)]
     delays = {url: 0.05 + 0.02 * (i % 5) for i, url in enumerate(urls)}
-    start = anyio.current_time()
+    start = 0.0
 
     def elapsed() -> str:
+        """Time since the current round began."""
         return f"{anyio.current_time() - start:4.2f}s"
 
     print(f"1. {len(urls)} URLs, at most {LIMIT} at once, deadline 2s")
     site = Site(delays)
+    start = anyio.current_time()
     results = await crawl(site, urls, seconds=2.0)
     for url, body in results.items():
         print(f"   {url:28} {body}")
-    print(f"   {elapsed()}: all {len(results)} fetched, at most {site.most_running} at once")
+    print(f"   after {elapsed()}: all {len(results)} fetched, at most {site.most_running} at once")
 
     print("2. the same, but page/5 is broken")
     site = Site(delays, broken=urls[5])
+    start = anyio.current_time()
     try:
         await crawl(site, urls, seconds=2.0)
     except ConnectionError as exc:
-        print(f"   {elapsed()}: raised {exc!r}")
+        print(f"   after {elapsed()}: raised {exc!r}")
         print(f"   {site.summary(urls)}")
 
     print("3. the same, with a 0.1s deadline")
     site = Site(delays)
+    start = anyio.current_time()
     try:
         await crawl(site, urls, seconds=0.1)
     except TimeoutError as exc:
-        print(f"   {elapsed()}: raised {type(exc).__name__}({str(exc)!r})")
+        print(f"   after {elapsed()}: raised {type(exc).__name__}({str(exc)!r})")
         print(f"   {site.summary(urls)}")
 
 

@@ -31,10 +31,16 @@ class Bank:
         self.fund = Weighted(FUND)
         self.start = anyio.current_time()
 
-    def log(self, message: str, state: bool = True) -> None:
+    def log(self, message: str, state: bool = False) -> None:
+        """Print ``message``; with ``state``, the fund as it is at this very moment.
+
+        Only after a release or a give-up: both grant queued loans at once, inside the call,
+        so the state printed there includes them (a borrower's own line comes later, when its
+        task runs, and shows no state that may have moved on since).
+        """
         at = anyio.current_time() - self.start
         stats = self.fund.stats()
-        tail = f"lent {stats.held:3}/{FUND}, {stats.waiters} queued" if state else ""
+        tail = f"-> lent {stats.held:3}/{FUND}, {stats.waiters} queued" if state else ""
         print(f"{at:5.2f}s  {message:<30} {tail}".rstrip())
 
     async def borrow(
@@ -45,16 +51,16 @@ class Bank:
         await anyio.sleep(arrive)
         ctx = None if patience is None else with_timeout(background(), patience)[0]
         wait = "" if patience is None else f" (waits {patience} s at most)"
-        self.log(f"{name} asks for {amount}{wait}", state=False)
+        self.log(f"{name} asks for {amount}{wait}")
         try:
             await self.fund.acquire(amount, ctx)
         except DeadlineExceeded:
-            self.log(f"{name} gives up")
+            self.log(f"{name} gives up", state=True)
             return
         self.log(f"{name} borrows {amount}")
         await anyio.sleep(keep)
         self.fund.release(amount)  # a release grants queued loans at once, in order
-        self.log(f"{name} pays back {amount}")
+        self.log(f"{name} pays back {amount}", state=True)
 
 
 async def main() -> None:
