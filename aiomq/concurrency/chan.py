@@ -1,26 +1,18 @@
-"""Go's channels for coroutines: ``Chan[T]``, ``close``, ``async for`` and ``select``.
+"""Channels between tasks: ``Chan[T]``, ``close``, ``async for`` and ``select``.
 
-A channel is a FIFO between tasks of one event loop (asyncio or trio), with Go's semantics:
-capacity 0 is a rendezvous, a closed channel drains and then reports closure, and ``select``
-fires exactly one ready case, chosen at random. Where aiomq differs from Go:
-
-- Go panics on a send to a closed channel or a second close; aiomq raises ``ChanClosed``.
-  ``recv()`` on a closed, drained channel raises ``ChanClosed`` too (Go returns the zero value);
-  ``recv_ok()`` is Go's ``v, ok := <-ch`` and returns ``(None, False)`` instead.
-- An operation that can complete at once does not yield to the scheduler (as in Go, and as
-  ``asyncio.Queue``'s ``put``/``get``). On trio it still raises a cancellation that is already
-  pending (``trio.lowlevel.checkpoint_if_cancelled``), so a cancelled loop over a busy channel
-  stops; on asyncio it does not (asyncio cannot ask without yielding). An operation that has
-  to wait is a full checkpoint on both.
-- Cancelling a waiting ``send``, ``recv`` or ``select`` consumes and delivers nothing. No value
-  is ever lost: a value already handed to a receiver whose cancel scope (trio's or anyio's)
-  is cancelled before it resumes is returned, and the cancellation is raised at the task's
-  next checkpoint. On asyncio a native ``Task.cancel()`` (``asyncio.timeout``, ``wait_for``)
-  can land in that gap too, and asyncio raises ``CancelledError`` there whatever the code
-  does; the value then goes back to the front of the channel for the next receiver. A send,
-  or a ``select`` whose send case fired, cancelled that way raises although its value was
-  delivered, as any asyncio operation cancelled after taking effect does.
+A channel is a FIFO between tasks of one event loop (asyncio or trio): capacity 0 is a
+rendezvous, a closed channel drains and then reports closure, ``select`` fires exactly one
+ready case, chosen at random, and no value is ever lost to a cancellation (see ``Chan``).
+Go's ``chan T`` and ``select``; where the two differ: docs/concurrency.md.
 """
+
+# Cancellation and the hand-off. A value handed to a parked receiver whose cancel scope
+# (trio's or anyio's) is cancelled before it resumes is returned, and the cancellation lands
+# at the task's next checkpoint. On asyncio a native Task.cancel() (asyncio.timeout,
+# wait_for) can land in that gap too and asyncio raises CancelledError whatever the code
+# does: the value then goes back to the head of the channel for the next receiver
+# (_unreceive). A send (or a select whose send case fired) cancelled that way raises
+# although its value was delivered, as any asyncio operation cancelled after taking effect.
 
 from __future__ import annotations
 
@@ -104,7 +96,12 @@ class Chan(Generic[T]):
     completes only when a receiver takes the value. ``await send(v)``, ``await recv()``,
     ``await recv_ok()``, ``send_nowait``, ``recv_nowait``, ``close()``, ``async for v in ch``,
     ``len(ch)`` (values buffered) and ``cap``. Waiting senders and receivers are served in
-    FIFO order. Unlike Go, a channel is not safe to share between threads or event loops.
+    FIFO order. Operations that can complete at once do not yield (on trio they still raise
+    a pending cancellation); one that waits is a full checkpoint. A cancelled ``send``,
+    ``recv`` or ``select`` consumes and delivers nothing, and no value is ever lost: one
+    already handed to a receiver is returned, or on asyncio, when a native ``Task.cancel()``
+    lands after the hand-off, put back at the head of the channel. For the tasks of one
+    event loop: not safe to share between threads or event loops.
     """
 
     __slots__ = ("_buf", "_cap", "_closed", "_recvq", "_sendq")

@@ -1,17 +1,14 @@
 """Contexts: cancellation, deadlines and request-scoped values that flow down a tree of tasks.
 
-Go's ``context`` package. A context is an immutable node; ``with_cancel``, ``with_timeout``,
-``with_deadline`` and ``with_value`` derive children. Cancelling a context cancels all of its
-descendants, never its parent. Where aiomq differs from Go:
-
-- ``ctx.err()`` returns ``None``, a ``Canceled`` or a ``DeadlineExceeded`` (plain exceptions,
-  never ``CancelledError``); raise it yourself where Go would return it.
-- Go's ``<-ctx.Done()`` is ``await ctx.wait()``; to bound a block of code by a context, use
-  ``with ctx.scope():`` (the body is cancelled when the context ends, like anyio's
-  ``move_on_after``). ``select`` takes a context as one of its cases.
-- Deadlines are points on ``anyio.current_time()``'s clock and are checked against the clock
-  when asked; no timer task is kept per context.
+A context is an immutable node; ``with_cancel``, ``with_timeout``, ``with_deadline`` and
+``with_value`` derive children. Cancelling a context cancels all of its descendants, never
+its parent. ``ctx.err()`` is None, a ``Canceled`` or a ``DeadlineExceeded``; ``await
+ctx.wait()`` waits for the end, ``with ctx.scope():`` bounds a block by it. Go's
+``context`` package; where the two differ: docs/concurrency.md.
 """
+
+# Deadlines are points on anyio.current_time()'s clock, checked against the clock when asked:
+# no timer task is kept per context (a select or a scope sets its own timer while it waits).
 
 from __future__ import annotations
 

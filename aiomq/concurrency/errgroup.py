@@ -1,36 +1,17 @@
 """ErrGroup: run tasks together, wait for all of them, and let the first error stop the rest.
 
-Go's ``golang.org/x/sync/errgroup``, shaped as a task group. Where aiomq differs from Go:
-
-- The group is an ``async with`` block, and leaving it is Go's ``Wait``: it waits for every
-  task and raises the first error itself (not an ``ExceptionGroup``).
-- The first error does more than cancel ``g.ctx``: like a task group it also cancels the
-  other tasks and the body of the block, and later ``go`` calls start nothing.
-- Later errors are dropped, as in Go: they are almost always consequences of the
-  cancellation the first one caused, and the first error is raised unaltered (its own
-  ``__cause__`` and ``__context__`` kept) rather than wrapped or annotated.
-- ``limit=None`` means no limit, where Go uses a negative number; a negative limit raises
-  ``ValueError``. A limit of 0 is Go's ``SetLimit(0)``: nothing starts (``go`` waits,
-  ``try_go`` is False) until ``set_limit`` raises it, which, unlike Go, is allowed while
-  tasks run.
-- The group is not reusable: once the block is leaving and no task is left to wait for, it
-  is finished, and ``go`` raises ``RuntimeError`` (as ``asyncio.TaskGroup`` does).
-
-On asyncio the tasks are plain asyncio tasks counted by a done-callback (anyio's task group
-costs several times more per task); on trio they run in a nursery. Both pass the same tests,
-with one difference in how the tasks are cancelled (the body is cancelled the same way on
-both, through an anyio cancel scope):
-
-- On trio the nursery's cancel scope cancels the tasks, so an anyio (or trio)
-  ``CancelScope(shield=True)`` inside a task protects the code in it, and a task that
-  catches the cancellation is cancelled again at its next checkpoint.
-- On asyncio the group calls each task's ``cancel()`` once, as ``asyncio.TaskGroup`` does.
-  That cuts through an anyio shield inside the task: the shielded code gets
-  ``CancelledError`` at its next await. A task that catches it is not cancelled again.
-  Work that must survive the group's first error (a final flush, an offset commit) belongs
-  outside the group's tasks, or under ``asyncio.shield``. Running each task in an anyio
-  cancel scope of its own would respect shields, but triples the cost of starting a task.
+``async with ErrGroup(ctx, limit) as g: await g.go(fn, *args)``; leaving the block waits for
+every task and raises the first error itself; that error cancels ``g.ctx``, the other tasks
+and the body. Go's ``golang.org/x/sync/errgroup``; where the two differ (including how
+cancelling the tasks differs between asyncio and trio): docs/concurrency.md.
 """
+
+# On asyncio the tasks are plain asyncio tasks counted by a done-callback (anyio's task group
+# costs several times more per task); on trio they run in a nursery. The body is cancelled
+# through an anyio cancel scope on both. On asyncio the group calls each task's cancel() once,
+# as asyncio.TaskGroup does, which cuts through an anyio shield inside the task; running each
+# task in a cancel scope of its own would respect shields but triples the cost of a task
+# (benchmarks/bench_errgroup.py).
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""A weighted semaphore: tasks borrow ``n`` of ``size`` tokens and give them back.
-
-Go's ``golang.org/x/sync/semaphore``. Where aiomq differs: the context is optional (a task
-can also be cancelled the usual way), acquiring what is free right now does not yield, a
-waiter cancelled just after being granted gives its tokens back, and over-release raises
-``ValueError`` rather than panicking.
+"""A weighted semaphore: tasks borrow ``n`` of ``size`` tokens and give them back, in strict
+FIFO order. Go's ``golang.org/x/sync/semaphore``; where the two differ: docs/concurrency.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Duplicate call suppression: concurrent calls with the same key share one execution.
 
-Go's ``golang.org/x/sync/singleflight``. Where aiomq differs: the call runs in a task of its
-own, so a caller that is cancelled stops waiting but never cancels the call or spoils the
-result for the others; keys may be any hashable; a call's exception is raised in every
-caller (Go returns the error to each).
+The call runs in a task of its own, so a caller that is cancelled stops waiting but never
+cancels the call or spoils the result for the others. Go's ``golang.org/x/sync/singleflight``;
+where the two differ: docs/concurrency.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
-"""Go's ``sync`` package for coroutines: WaitGroup, Once, Mutex, RWMutex, Cond.
+"""WaitGroup, Once, Mutex, RWMutex and Cond for tasks of one event loop (asyncio or trio).
 
-Every primitive here runs on asyncio and trio; waits park on ``aiomq.concurrency._park``
-rather than on anyio's primitives, which cost several times more per wait on asyncio.
-Where aiomq differs from Go, for all of them: an operation that can complete at once (an
-uncontended ``lock()``,
-``Once.do`` after the first call) does not yield to the scheduler, as asyncio's own locks do
-(on trio it still raises a cancellation that is already pending); a task cancelled while
-waiting leaves without the lock, and one cancelled just after being handed the lock hands it
-on, so a cancelled ``lock()`` never returns holding it.
+An operation that can complete at once (an uncontended ``lock()``, ``Once.do`` after the
+first call) does not yield; a task cancelled while waiting leaves without the lock, and one
+cancelled just after being handed it hands it on. Go's ``sync`` package; where the two
+differ: docs/concurrency.md.
 """
+
+# Waits park on aiomq.concurrency._park rather than on anyio's primitives, which cost several
+# times more per wait on asyncio (benchmarks/bench_sync.py).
 
 from __future__ import annotations
 
@@ -66,8 +65,8 @@ class WaitGroup:
     counter is zero. A counter that would go negative raises ``ValueError`` and is left as it
     was. ``wait()`` at zero returns at once (after a checkpoint). A WaitGroup is reusable: once
     the counter reaches zero and the waiters are released, ``add`` may start a new round.
-    Unlike Go, ``add`` while ``wait`` is in progress is allowed; the waiters then wait for the
-    new work too.
+    ``add`` while ``wait`` is in progress is allowed; the waiters then wait for the new work
+    too.
     """
 
     __slots__ = ("_count", "_waiters")
@@ -124,9 +123,8 @@ class Once:
     ``await once.do(fn)`` calls ``fn()`` (a plain or an async function) on the first call
     only. Callers that arrive while it runs wait for it to finish; later callers return at
     once, without yielding. If ``fn`` raises, the first caller gets the exception and the Once
-    is still done: ``fn`` is never called again. Unlike Go, a call can be cancelled: if the
-    task running ``fn`` is cancelled, the Once is *not* done and the next waiting (or later)
-    caller runs ``fn`` afresh.
+    is still done: ``fn`` is never called again. If the task running ``fn`` is cancelled, the
+    Once is *not* done and the next waiting (or later) caller runs ``fn`` afresh.
     """
 
     __slots__ = ("_done", "_running", "_waiters")
@@ -237,12 +235,11 @@ class MutexStats:
 class Mutex:
     """A mutual exclusion lock (Go's ``sync.Mutex``), always handed over in FIFO order.
 
-    ``await lock()``, ``unlock()``, ``try_lock() -> bool``, ``async with mu``. Go's Mutex lets
-    a newcomer barge in ahead of a woken waiter until some waiter has waited 1 ms (then it
-    switches to "starvation mode"); aiomq's Mutex is always in starvation mode: ``unlock()``
-    hands the lock straight to the longest waiter, so ``try_lock()`` fails while anyone
-    waits, and nobody can starve. Uncontended ``lock()`` does not yield. As in Go, the lock
-    has no owner: any task may unlock it. Unlocking an unlocked Mutex raises ``RuntimeError``.
+    ``await lock()``, ``unlock()``, ``try_lock() -> bool``, ``async with mu``. ``unlock()``
+    hands the lock straight to the longest waiter (Go's starvation mode, always on), so
+    ``try_lock()`` fails while anyone waits, and nobody can starve. Uncontended ``lock()``
+    does not yield. The lock has no owner: any task may unlock it. Unlocking an unlocked
+    Mutex raises ``RuntimeError``.
     """
 
     __slots__ = ("_locked", "_waiters")
@@ -530,9 +527,8 @@ class Cond:
     and takes the lock again before returning. As in Go, a woken waiter should re-check its
     condition in a loop. ``signal()`` wakes the longest waiter, ``broadcast()`` all of them;
     both are plain calls, legal without holding the lock, and do nothing when nobody waits.
-    Unlike Go, ``wait()`` can be cancelled: the waiter still takes the lock back before the
-    cancellation leaves ``wait()``, and a signal it had already consumed is passed on to the
-    next waiter, so no signal is lost.
+    A cancelled ``wait()`` still takes the lock back before the cancellation leaves it, and a
+    signal it had already consumed is passed on to the next waiter, so no signal is lost.
     """
 
     __slots__ = ("_lock", "_waiters")
