@@ -164,7 +164,10 @@ class ProducerConfig:
     ``max_message_bytes`` (no aiokafka ``linger_ms`` on top); ``compression``
     (``Compression.NONE``); ``idempotent`` (False, Java's ``enable.idempotence``): the broker
     drops a batch the producer sent twice, so retries neither duplicate nor reorder records;
-    needs ``required_acks = Acks.ALL``.
+    needs ``required_acks = Acks.ALL``; ``buffer_bytes`` (32 MiB, Java's ``buffer.memory``):
+    the bytes of records a producer holds accepted and not yet delivered; ``block_timeout``
+    (60 s, Java's ``max.block.ms``): how long a send waits for room in that buffer (or in an
+    async producer's input) before it fails.
     """
 
     PATH: ClassVar[str] = "producer"
@@ -178,6 +181,8 @@ class ProducerConfig:
     batch_size: int = 16 * 1024
     compression: Compression = Compression.NONE
     idempotent: bool = False
+    buffer_bytes: int = 32 * MiB
+    block_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -194,6 +199,8 @@ class ProducerConfig:
         _integer(f"{p}.batch_size", self.batch_size, minimum=1)
         self.compression = _member(f"{p}.compression", Compression, self.compression)
         _flag(f"{p}.idempotent", self.idempotent)
+        _integer(f"{p}.buffer_bytes", self.buffer_bytes, minimum=1)
+        _number(f"{p}.block_timeout", self.block_timeout, positive=False)
         if self.idempotent and self.required_acks is not Acks.ALL:
             raise ConfigError(
                 f"{p}.idempotent", f"needs {p}.required_acks = Acks.ALL, not {self.required_acks!r}"
