@@ -78,12 +78,15 @@ from .partitioner import ManualPartitioner as ManualPartitioner
 from .partitioner import Partitioner as Partitioner
 from .partitioner import RandomPartitioner as RandomPartitioner
 from .partitioner import RoundRobinPartitioner as RoundRobinPartitioner
+from .producer import AsyncProducer as AsyncProducer
+from .producer import SyncProducer as SyncProducer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Acks",
     "Admin",
+    "AsyncProducer",
     "AiomqError",
     "AuthenticationError",
     "BrokerUnavailable",
@@ -136,6 +139,7 @@ __all__ = [
     "SaslMechanism",
     "SingleFlight",
     "SingleFlightResult",
+    "SyncProducer",
     "TlsConfig",
     "TopicExists",
     "TopicInfo",

@@ -26,6 +26,7 @@ from .concurrency._park import TRIO, current
 from .config import Config
 from .errors import AiomqError, ClosedError, ConfigError
 from .partitioner import Partitioner
+from .producer import AsyncProducer, SyncProducer
 
 __all__ = ["Client", "connect"]
 
@@ -177,6 +178,16 @@ class Client:
     def admin(self) -> Admin:
         """A new ``Admin`` over this client (sarama's ``NewClusterAdminFromClient``)."""
         return self._adopt(Admin(self._session))
+
+    def sync_producer(self) -> SyncProducer:
+        """A new ``SyncProducer`` (sarama's ``NewSyncProducerFromClient``)."""
+        return self._adopt(SyncProducer(self._session))
+
+    def async_producer(self) -> AsyncProducer:
+        """A new ``AsyncProducer`` (sarama's ``NewAsyncProducerFromClient``); its tasks start
+        at once, so call it from a running event loop."""
+        self._session.check()
+        return self._adopt(AsyncProducer(self._session))
 
     def _adopt(self, child: _C) -> _C:
         """Register ``child`` to be closed with the client. ``ClosedError`` if closed."""

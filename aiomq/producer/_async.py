@@ -1,0 +1,243 @@
+"""``AsyncProducer``: an input channel drained to the broker by the producer's own tasks,
+with the outcome of every message on a successes or an errors channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import Any
+
+import anyio
+from anyio.abc import AsyncResource
+
+from .._session import Session
+from ..concurrency import Chan, ChanClosed
+from ..errors import ClosedError, ProducerError, ProducerErrors
+from ..message import HeadersLike, ProducerMessage
+from ._encode import encode
+from ._engine import Batch, Engine
+
+__all__ = ["AsyncProducer"]
+
+log = logging.getLogger("aiomq")
+
+
+class AsyncProducer(AsyncResource):
+    """Produces the messages sent to ``input`` in the background (sarama's ``AsyncProducer``).
+
+    ``await p.input.send(msg)`` or ``await p.send(topic, value, ...)`` hands over a
+    ``ProducerMessage`` and returns once it is accepted; the producer's own tasks encode,
+    batch and deliver it. Each delivered message comes back on ``successes`` with its
+    ``partition``, ``offset`` and ``timestamp`` set (only with ``producer.return_successes``;
+    else ``successes`` is None), each failed one on ``errors`` as a ``ProducerError``
+    carrying the message and the cause. No message is dropped silently.
+
+    It never deadlocks: when nobody drains ``successes`` or ``errors`` (both hold
+    ``channel_buffer_size`` results), the producer stops taking input, so ``input.send``
+    waits and memory stays bounded; ``send()`` waits at most ``producer.block_timeout`` and
+    then raises ``ProducerError`` saying so. ``async with`` or ``aclose()`` stops the input,
+    delivers what was accepted, then closes ``successes`` and ``errors`` (results already in
+    them stay readable; failures that did not fit ``errors`` are raised by ``aclose`` as
+    ``ProducerErrors``; successes that did not fit are logged and let go). Make one with
+    ``client.async_producer()``.
+    """
+
+    __slots__ = (
+        "_backlog",
+        "_closed",
+        "_engine",
+        "_moved",
+        "_pump",
+        "_reader",
+        "_session",
+        "errors",
+        "input",
+        "successes",
+    )
+
+    def __init__(self, session: Session) -> None:
+        size = session.config.channel_buffer_size
+        self._session = session
+        self._engine = Engine(session, self._delivered)
+        self.input: Chan[ProducerMessage] = Chan(size)
+        self.successes: Chan[ProducerMessage] | None = (
+            Chan(size) if session.config.producer.return_successes else None
+        )
+        self.errors: Chan[ProducerError] = Chan(size)
+        # Results that did not fit their channel, in order; the pump moves them in as the
+        # channels are drained, and while any wait here the reader takes no more input.
+        self._backlog: deque[tuple[Chan[Any], Any]] = deque()
+        self._moved = asyncio.Event()
+        self._closed = False
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read(), name="aiomq async producer input")
+        self._pump: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncProducer {self._session.url!r}{' closed' if self._closed else ''}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the producer or its client is closed."""
+        return self._closed or self._session.closed
+
+    async def send(
+        self,
+        topic: str,
+        value: Any,
+        *,
+        key: Any = None,
+        headers: HeadersLike | None = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+        metadata: Any = None,
+    ) -> ProducerMessage:
+        """Hand a message to the producer; return it once accepted (not yet delivered).
+
+        Waits for room in ``input`` at most ``producer.block_timeout``, then raises
+        ``ProducerError`` (the input is full: the broker is slow, or the successes and errors
+        are not being drained). ``ClosedError`` after close.
+        """
+        if self._closed:
+            raise ClosedError("producer is closed")
+        message = ProducerMessage(topic, value, key, headers, partition, metadata, timestamp)
+        limit = self._session.config.producer.block_timeout
+        with anyio.move_on_after(limit):
+            try:
+                await self.input.send(message)
+            except ChanClosed:
+                raise ClosedError("producer is closed") from None
+            return message
+        raise ProducerError(
+            message,
+            TimeoutError(
+                f"the producer's input stayed full for {limit} s (producer.block_timeout): "
+                "the broker is slow or unreachable, or successes/errors are not drained"
+            ),
+        )
+
+    # -- the producer's own tasks -----------------------------------------------------------
+
+    async def _read(self) -> None:
+        """Take messages from ``input`` and append them to their batches, until it closes."""
+        engine = self._engine
+        session = self._session
+        async for message in self.input:
+            # Results are not being drained: take no more input, until the producer closes
+            # (then everything accepted is delivered, whether or not its result fits).
+            while self._backlog and not self._closed:
+                self._moved.clear()
+                await self._moved.wait()
+            try:
+                key_bytes, record, size = encode(
+                    session,
+                    message.topic,
+                    message.value,
+                    message.key,
+                    message.headers,
+                    message.timestamp,
+                )
+                message.partition = await engine.partition_for(
+                    message.topic, key_bytes, message.partition
+                )
+                await engine.append(message.topic, message.partition, record, size, message)
+            except Exception as exc:  # every failure goes to errors, with its message
+                self._put(self.errors, ProducerError(message, exc))
+
+    def _delivered(self, batch: Batch) -> None:
+        """The engine's hook: route each message of a finished batch to its channel."""
+        future = batch.future
+        if future.cancelled() or future.exception() is not None:
+            error = future.exception() if not future.cancelled() else ClosedError("cancelled")
+            assert error is not None
+            for message in batch.messages:
+                self._put(self.errors, ProducerError(message, error))
+            return
+        result = future.result()
+        successes = self.successes
+        for index, message in enumerate(batch.messages):
+            message.offset = result.offsets[index]
+            message.timestamp = result.timestamps[index]
+            if successes is not None:
+                self._put(successes, message)
+
+    def _put(self, chan: Chan[Any], item: Any) -> None:
+        if not self._backlog:
+            with contextlib.suppress(Exception):
+                chan.send_nowait(item)
+                return
+        self._backlog.append((chan, item))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(
+                self._drain_backlog(), name="aiomq async producer results"
+            )
+
+    async def _drain_backlog(self) -> None:
+        while self._backlog:
+            chan, item = self._backlog[0]
+            await chan.send(item)
+            self._backlog.popleft()
+            self._moved.set()
+        self._moved.set()
+
+    # -- closing ----------------------------------------------------------------------------
+
+    async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Stop the input, deliver what was accepted, close ``successes`` and ``errors``.
+
+        Bounded by ``timeout`` (default ``producer.timeout``): messages not delivered by then
+        fail with ``ClosedError`` and go to ``errors``. Results that could not be put on
+        their channel because nobody drained it are reported here: the failed messages among
+        them are raised as ``ProducerErrors``. Idempotent; finishes when cancelled too.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._moved.set()
+        wait = self._session.config.producer.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        try:
+            with contextlib.suppress(ChanClosed):
+                self.input.close()
+            with anyio.move_on_after(wait):
+                await asyncio.shield(self._reader)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(max(0.0, deadline - loop.time()))
+        undelivered = [item for chan, item in self._backlog if chan is self.errors]
+        unreported = len(self._backlog) - len(undelivered)
+        self._backlog.clear()
+        if unreported:
+            log.warning(
+                "aiomq: %d delivered message(s) did not fit the undrained successes channel",
+                unreported,
+            )
+        if undelivered:
+            raise ProducerErrors(undelivered)
+
+    async def _finish(self, remaining: float) -> None:
+        if not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        # Messages still in input (the reader was cut short) were accepted: they fail.
+        while True:
+            try:
+                message = self.input.recv_nowait()
+            except Exception:
+                break
+            self._put(self.errors, ProducerError(message, ClosedError("producer closed")))
+        await self._engine.aclose(remaining)
+        if self._pump is not None and not self._pump.done():
+            with anyio.move_on_after(max(0.0, remaining)):
+                await asyncio.shield(self._pump)
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self.successes is not None:
+            self.successes.close()
+        self.errors.close()
+        self._session.release(self)

@@ -1,0 +1,345 @@
+"""The machinery under both producers: records gathered into per-partition batches, and one
+task per partition draining its batches to the backend in order.
+
+A record is appended to its partition's open batch, which closes when it reaches
+``producer.batch_size`` bytes or, with ``producer.linger`` > 0, when the linger time since
+its first record runs out. With ``linger`` 0 (the default) a batch is sent as soon as the
+partition has nothing in flight, and records that arrive meanwhile gather in the next one:
+batches grow with the load, as in the Java producer. One batch per partition is in flight at
+a time, so records of a partition are delivered in the order they were appended, whatever
+the backend retries. ``producer.buffer_bytes`` bounds the bytes accepted and not yet
+delivered; an append waits for room at most ``producer.block_timeout``.
+
+Batches complete through one future each (not one per record); ``Batch.result`` then holds
+the backend's ``ProduceResult`` and a record's offset is ``result.offsets[index]``. The
+drain tasks run in an ``ErrGroup`` owned by one library task per producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from .._session import Session
+from ..backends.base import ProduceRecord, ProduceResult, check_partition
+from ..concurrency import ErrGroup
+from ..errors import AiomqError, ClosedError, ProducerError
+from ..partitioner import select_partition
+
+__all__ = ["Batch", "Engine"]
+
+log = logging.getLogger("aiomq")
+
+
+class Batch:
+    """Records bound for one partition, sent in one ``backend.produce`` call.
+
+    ``messages[i]`` is what the caller wants back for ``records[i]`` (an AsyncProducer's
+    ``ProducerMessage``; None for the sync producer). ``future`` resolves to the
+    ``ProduceResult`` or the exception that failed the whole batch.
+    """
+
+    __slots__ = ("deadline", "future", "messages", "partition", "records", "size", "topic")
+
+    def __init__(self, topic: str, partition: int, deadline: float) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.records: list[ProduceRecord] = []
+        self.messages: list[Any] = []
+        self.size = 0
+        self.deadline = deadline  # when a lingering batch must go
+        self.future: asyncio.Future[ProduceResult] = asyncio.get_running_loop().create_future()
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.topic}[{self.partition}] {len(self.records)} records>"
+
+
+class _Partition:
+    """One partition's queue: closed batches waiting, the open one, and its drain task."""
+
+    __slots__ = ("closed", "draining", "open", "wake")
+
+    def __init__(self) -> None:
+        self.closed: deque[Batch] = deque()
+        self.open: Batch | None = None
+        self.draining = False
+        self.wake: asyncio.Event | None = None  # set when a lingering drain should look again
+
+
+class Engine:
+    """Batches records per partition and drains them to the backend; see the module docstring.
+
+    ``on_done(batch)`` runs (synchronously) once each batch has its outcome: the async
+    producer routes the results to its channels from there.
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_block_timeout",
+        "_buffer_bytes",
+        "_buffered",
+        "_closing",
+        "_error",
+        "_group",
+        "_idle",
+        "_linger",
+        "_on_done",
+        "_partitions",
+        "_room",
+        "_runner",
+        "_session",
+        "_started",
+        "_stop",
+    )
+
+    def __init__(self, session: Session, on_done: Callable[[Batch], None] | None = None) -> None:
+        settings = session.config.producer
+        self._session = session
+        self._on_done = on_done
+        self._linger = settings.linger
+        self._batch_size = settings.batch_size
+        self._buffer_bytes = settings.buffer_bytes
+        self._block_timeout = settings.block_timeout
+        self._partitions: dict[tuple[str, int], _Partition] = {}
+        self._buffered = 0
+        self._room: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
+        self._group: ErrGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._started: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+        self._closing = False
+        self._error: BaseException | None = None
+
+    # -- appending ------------------------------------------------------------------------
+
+    async def partition_for(self, topic: str, key: bytes | None, partition: int | None) -> int:
+        """The partition a record goes to: ``partition`` if given, else the partitioner's."""
+        if partition is not None:
+            check_partition(partition)
+        partitions = await self._session.partitions(topic)
+        return select_partition(self._session.partitioner, topic, key, len(partitions), partition)
+
+    async def append(
+        self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
+    ) -> tuple[Batch, int]:
+        """Add ``record`` (of ``size`` bytes, ``record_size``) to its partition's open batch;
+        ``(batch, index in it)``.
+
+        Waits for buffer room (``producer.buffer_bytes``) at most ``producer.block_timeout``,
+        then raises ``ProducerError`` saying so. ``ClosedError`` once the producer closes.
+        """
+        if self._buffered + size > self._buffer_bytes and self._buffered:
+            await self._wait_for_room(size)
+        self._check()
+        await self._ensure_running()
+        queue = self._partitions.get((topic, partition))
+        if queue is None:
+            queue = self._partitions[(topic, partition)] = _Partition()
+        batch = queue.open
+        if batch is None or (batch.size + size > self._batch_size and batch.records):
+            if batch is not None:
+                self._close_open(queue, batch)
+            batch = queue.open = Batch(
+                topic, partition, asyncio.get_running_loop().time() + self._linger
+            )
+        index = len(batch.records)
+        batch.records.append(record)
+        batch.messages.append(message)
+        batch.size += size
+        self._buffered += size
+        if batch.size >= self._batch_size:
+            self._close_open(queue, batch)
+        if not queue.draining:
+            queue.draining = True
+            assert self._group is not None
+            self._group.try_go(self._drain, queue)
+        elif queue.wake is not None and queue.closed:
+            queue.wake.set()
+        return batch, index
+
+    def _close_open(self, queue: _Partition, batch: Batch) -> None:
+        queue.closed.append(batch)
+        queue.open = None
+        hook = getattr(self._session.partitioner, "on_new_batch", None)
+        if hook is not None:
+            hook(batch.topic, batch.partition)
+
+    async def _wait_for_room(self, size: int) -> None:
+        with anyio.move_on_after(self._block_timeout):
+            while self._buffered + size > self._buffer_bytes and self._buffered:
+                self._check()
+                if self._room is None:
+                    self._room = asyncio.Event()
+                await self._room.wait()
+            return
+        raise ProducerError(
+            None,
+            TimeoutError(
+                f"the producer's buffer ({self._buffer_bytes} bytes, producer.buffer_bytes) "
+                f"stayed full for {self._block_timeout} s (producer.block_timeout): the "
+                "broker is slow or unreachable, or the producer's results are not drained"
+            ),
+        )
+
+    def _check(self) -> None:
+        if self._closing:
+            raise ClosedError("producer is closed")
+        if self._error is not None:
+            raise ClosedError(f"producer stopped after an internal error: {self._error!r}")
+
+    # -- draining ---------------------------------------------------------------------------
+
+    async def _ensure_running(self) -> None:
+        if self._group is not None:
+            return
+        if self._runner is None:
+            self._started = asyncio.Event()
+            self._stop = asyncio.Event()
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(self._started), name="aiomq producer"
+            )
+        assert self._started is not None
+        await self._started.wait()
+        if self._group is None:
+            raise ClosedError(f"producer stopped: {self._error!r}")
+
+    async def _run(self, started: asyncio.Event) -> None:
+        assert self._stop is not None
+        try:
+            async with ErrGroup() as group:
+                self._group = group
+                started.set()
+                await self._stop.wait()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                log.exception("aiomq: the producer's drain tasks failed")
+                self._error = exc
+            raise
+        finally:
+            self._group = None
+            started.set()
+
+    async def _drain(self, queue: _Partition) -> None:
+        """Send the partition's batches, oldest first, one at a time, until none is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if queue.closed:
+                    batch = queue.closed.popleft()
+                elif queue.open is not None and queue.open.records:
+                    wait = queue.open.deadline - loop.time()
+                    if wait > 0 and not self._closing:
+                        queue.wake = asyncio.Event()
+                        with anyio.move_on_after(wait):
+                            await queue.wake.wait()
+                        queue.wake = None
+                        continue
+                    batch = queue.open
+                    queue.open = None
+                else:
+                    return
+                await self._send(batch)
+        finally:
+            queue.draining = False
+            # Cancelled (the producer closing for good): what is left cannot be delivered.
+            if queue.closed or (queue.open is not None and queue.open.records):
+                leftover = [*queue.closed, *([queue.open] if queue.open else [])]
+                queue.closed.clear()
+                queue.open = None
+                for batch in leftover:
+                    self._complete(batch, None, ClosedError("producer closed before sending"))
+            self._maybe_idle()
+
+    async def _send(self, batch: Batch) -> None:
+        backend = self._session.backend
+        try:
+            result = await backend.produce(batch.topic, batch.partition, batch.records)
+        except asyncio.CancelledError:
+            self._complete(batch, None, ClosedError("producer closed while sending"))
+            raise
+        except AiomqError as exc:
+            self._complete(batch, None, exc)
+        except Exception as exc:  # a bug below us: report it on the batch, keep draining
+            log.exception("aiomq: unexpected error producing %r", batch)
+            self._complete(batch, None, exc)
+        else:
+            self._complete(batch, result, None)
+
+    def _complete(
+        self, batch: Batch, result: ProduceResult | None, error: BaseException | None
+    ) -> None:
+        self._buffered -= batch.size
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+        if not batch.future.done():
+            if error is None:
+                assert result is not None
+                batch.future.set_result(result)
+            else:
+                batch.future.set_exception(error)
+                batch.future.exception()  # retrieved: a caller that left must not leave a warning
+        if self._on_done is not None:
+            try:
+                self._on_done(batch)
+            except Exception:
+                log.exception("aiomq: delivering the results of %r failed", batch)
+
+    # -- flushing and closing ---------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return any(q.draining for q in self._partitions.values())
+
+    def _maybe_idle(self) -> None:
+        if self._idle is not None and not self._busy():
+            self._idle.set()
+
+    async def flush(self) -> None:
+        """Send every open batch now (no more lingering) and wait until all are delivered."""
+        for queue in self._partitions.values():
+            if queue.open is not None and queue.open.records:
+                queue.open.deadline = 0.0
+                if queue.wake is not None:
+                    queue.wake.set()
+        while self._busy():
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
+    async def aclose(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Stop accepting records, deliver what was accepted within ``timeout``, then stop.
+
+        Batches not delivered by then fail with ``ClosedError``. Finishes when cancelled too
+        (the rest of the close is shielded), then re-raises the cancellation.
+        """
+        self._closing = True
+        if self._room is not None:
+            self._room.set()
+        try:
+            with anyio.move_on_after(timeout):
+                await self.flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._stop_runner()
+
+    async def _stop_runner(self) -> None:
+        runner = self._runner
+        if runner is None:
+            return
+        if self._busy():
+            runner.cancel()  # the flush ran out of time: the drains stop and fail what is left
+        assert self._stop is not None
+        self._stop.set()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of records accepted and not yet delivered (or failed)."""
+        return self._buffered

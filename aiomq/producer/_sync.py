@@ -1,0 +1,165 @@
+"""``SyncProducer``: send a record, get back where it landed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+from anyio.abc import AsyncResource
+
+from .._session import Session
+from ..backends.base import ProduceResult
+from ..errors import ClosedError, ProducerError, ProducerErrors
+from ..message import HeadersLike, ProducerMessage, RecordMetadata
+from ._encode import encode
+from ._engine import Batch, Engine
+
+__all__ = ["SyncProducer"]
+
+
+class SyncProducer(AsyncResource):
+    """Sends records and waits for each to be acknowledged (sarama's ``SyncProducer``).
+
+    ``await send(topic, value, key=..., headers=..., partition=..., timestamp=...)`` returns
+    the record's ``RecordMetadata`` once the broker acknowledged it as
+    ``producer.required_acks`` asks; ``await send_many(messages)`` sends several and returns
+    their metadata in order. Concurrent sends share batches: many tasks sending at once cost
+    one request per partition, not one per record. Records of one partition are delivered in
+    the order their sends were called. Make one with ``client.sync_producer()``; ``async
+    with`` or ``aclose()`` delivers what was sent, then closes. ``send`` raises the typed
+    error of what went wrong (``ConfigError``, ``EncodeError``, ``MessageTooLarge``,
+    ``UnknownTopic``, ``BrokerUnavailable``, ``ClosedError``, ...); a send is bounded: the
+    record is delivered or fails within ``producer.timeout`` of its batch being sent, and a
+    batch waits for its turn at most ``producer.timeout`` too.
+    """
+
+    __slots__ = ("_closed", "_engine", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._engine = Engine(session)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<SyncProducer {self._session.url!r}{' closed' if self._closed else ''}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the producer or its client is closed."""
+        return self._closed or self._session.closed
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ClosedError("producer is closed")
+        self._session.check()
+
+    async def send(
+        self,
+        topic: str,
+        value: Any,
+        *,
+        key: Any = None,
+        headers: HeadersLike | None = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+    ) -> RecordMetadata:
+        """Send one record and wait for its acknowledgement (sarama's ``SendMessage``).
+
+        ``value`` and ``key`` go through the client's codecs (None stays None); ``partition``
+        None lets the partitioner choose; ``timestamp`` in milliseconds, None for now.
+        """
+        self._check()
+        engine = self._engine
+        key_bytes, record, size = encode(self._session, topic, value, key, headers, timestamp)
+        chosen = await engine.partition_for(topic, key_bytes, partition)
+        batch, index = await engine.append(topic, chosen, record, size)
+        result = await self._outcome(batch)
+        return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
+
+    async def send_many(self, messages: Iterable[ProducerMessage]) -> list[RecordMetadata]:
+        """Send ``messages`` and wait for all of them (sarama's ``SendMessages``).
+
+        Returns their metadata in input order and sets each message's ``partition``,
+        ``offset`` and ``timestamp``. If any fails, the others are still sent and
+        ``ProducerErrors`` is raised with a ``ProducerError(message, cause)`` for each one
+        that failed.
+        """
+        self._check()
+        engine = self._engine
+        session = self._session
+        placed: list[tuple[ProducerMessage, Batch, int] | None] = []
+        failed: list[ProducerError] = []
+        for message in messages:
+            try:
+                key_bytes, record, size = encode(
+                    session,
+                    message.topic,
+                    message.value,
+                    message.key,
+                    message.headers,
+                    message.timestamp,
+                )
+                chosen = await engine.partition_for(message.topic, key_bytes, message.partition)
+                batch, index = await engine.append(message.topic, chosen, record, size)
+            except ClosedError:
+                raise
+            except Exception as exc:
+                failed.append(ProducerError(message, exc))
+                placed.append(None)
+                continue
+            message.partition = chosen
+            placed.append((message, batch, index))
+        outcomes: dict[Batch, ProduceResult | BaseException] = {}
+        for entry in placed:
+            if entry is not None and entry[1] not in outcomes:
+                try:
+                    outcomes[entry[1]] = await self._outcome(entry[1])
+                except Exception as exc:
+                    outcomes[entry[1]] = exc
+        out: list[RecordMetadata] = []
+        for entry in placed:
+            if entry is None:
+                continue
+            message, batch, index = entry
+            outcome = outcomes[batch]
+            if isinstance(outcome, BaseException):
+                failed.append(ProducerError(message, outcome))
+                continue
+            message.offset = outcome.offsets[index]
+            message.timestamp = outcome.timestamps[index]
+            assert message.partition is not None
+            out.append(
+                RecordMetadata(message.topic, message.partition, message.offset, message.timestamp)
+            )
+        if failed:
+            raise ProducerErrors(failed)
+        return out
+
+    async def _outcome(self, batch: Batch) -> ProduceResult:
+        # Shielded: one caller giving up must not cancel the batch everybody in it waits for.
+        # Bounded: the batch waits its turn at most producer.timeout and is then delivered or
+        # failed within producer.timeout; the margin covers linger and the scheduling.
+        settings = self._session.config.producer
+        with anyio.fail_after(2 * settings.timeout + settings.linger + 1):
+            return await asyncio.shield(batch.future)
+
+    async def flush(self) -> None:
+        """Send every record sent so far without lingering, and wait until each is delivered
+        or failed."""
+        self._check()
+        await self._engine.flush()
+
+    async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Deliver what was sent (within ``timeout``, default ``producer.timeout``), then
+        close. Idempotent; records still undelivered then fail with ``ClosedError``. Finishes
+        when cancelled too."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            wait = self._session.config.producer.timeout if timeout is None else timeout
+            await self._engine.aclose(wait)
+        finally:
+            self._session.release(self)

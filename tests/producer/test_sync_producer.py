@@ -1,0 +1,243 @@
+"""SyncProducer: where records land, what comes back, what is refused, how it closes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+
+from aiomq.backends.base import Record
+from aiomq.client import Client
+from aiomq.errors import (
+    ClosedError,
+    ConfigError,
+    EncodeError,
+    MessageTooLarge,
+    ProducerError,
+    ProducerErrors,
+    UnknownTopic,
+)
+from aiomq.message import ProducerMessage, RecordMetadata
+from aiomq.partitioner import murmur2, to_positive
+from tests.producer.conftest import gate
+
+pytestmark = pytest.mark.asyncio
+
+
+async def create(client: Client, topic: str, partitions: int = 1) -> None:
+    async with client.admin() as admin:
+        await admin.create_topic(topic, partitions)
+
+
+async def read(client: Client, topic: str, partition: int, count: int) -> list[Record]:
+    out: list[Record] = []
+    offset = 0
+    with anyio.fail_after(20):
+        while len(out) < count:
+            got = await client.backend.fetch(topic, partition, offset, max_wait=5)
+            out.extend(got.records)
+            offset = got.next_offset
+    return out
+
+
+class TestSend:
+    async def test_returns_where_the_record_landed(self, client: Client, topic: str) -> None:
+        await create(client, topic)
+        async with client.sync_producer() as producer:
+            first = await producer.send(topic, b"a", key=b"k", headers={"h": b"1"}, timestamp=5)
+            second = await producer.send(topic, b"b")
+        assert first == RecordMetadata(topic, 0, 0, 5)
+        assert (second.partition, second.offset) == (0, 1)
+        records = await read(client, topic, 0, 2)
+        assert [(r[0], r[1], r[2], r[3], r[4]) for r in records[:1]] == [
+            (0, 5, b"k", b"a", (("h", b"1"),))
+        ]
+        assert records[1][3] == b"b"
+        assert records[1][1] == second.timestamp  # stamped at send, as recorded
+
+    async def test_keys_go_where_java_puts_them(self, client: Client, topic: str) -> None:
+        await create(client, topic, 5)
+        async with client.sync_producer() as producer:
+            for key in (b"alpha", b"beta", b"gamma", b"delta"):
+                sent = await producer.send(topic, b"v", key=key)
+                assert sent.partition == to_positive(murmur2(key)) % 5
+
+    async def test_an_explicit_partition_is_honoured(self, client: Client, topic: str) -> None:
+        await create(client, topic, 3)
+        async with client.sync_producer() as producer:
+            assert (await producer.send(topic, b"v", key=b"k", partition=2)).partition == 2
+            with pytest.raises(UnknownTopic):
+                await producer.send(topic, b"v", partition=3)
+
+    async def test_sequential_sends_keep_their_order(self, client: Client, topic: str) -> None:
+        await create(client, topic)
+        async with client.sync_producer() as producer:
+            offsets = [(await producer.send(topic, b"%d" % i)).offset for i in range(50)]
+        assert offsets == list(range(50))
+        assert [r[3] for r in await read(client, topic, 0, 50)] == [b"%d" % i for i in range(50)]
+
+    async def test_concurrent_sends_share_batches(self, client: Client, topic: str) -> None:
+        await create(client, topic)
+        held = gate(client)
+        held.open.clear()
+        async with client.sync_producer() as producer:
+            sends = [asyncio.ensure_future(producer.send(topic, b"%d" % i)) for i in range(200)]
+            with anyio.fail_after(5):
+                await held.entered.wait()  # a batch is in flight; later sends gather
+                await anyio.wait_all_tasks_blocked()
+            held.open.set()
+            with anyio.fail_after(20):
+                sent = await asyncio.gather(*sends)
+        assert sorted(m.offset for m in sent) == list(range(200))
+        # One request per batch, not per record: the first batch, then what gathered behind it.
+        assert len(held.calls) <= 2
+        assert sum(n for _, _, n in held.calls) == 200
+
+
+class TestBadInput:
+    async def test_each_is_refused_with_a_typed_error_before_sending(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        held = gate(client)
+        async with client.sync_producer() as producer:
+            with pytest.raises(ConfigError, match="topic"):
+                await producer.send(["a", "b"], b"v")  # type: ignore[arg-type]
+            with pytest.raises(EncodeError):
+                await producer.send(topic, "text")  # the default codec is bytes
+            with pytest.raises(ConfigError, match="timestamp"):
+                await producer.send(topic, b"v", timestamp=-1)
+            with pytest.raises(ConfigError, match="headers"):
+                await producer.send(topic, b"v", headers={"h": "not bytes"})  # type: ignore[dict-item]
+            with pytest.raises(ConfigError, match="partition"):
+                await producer.send(topic, b"v", partition=True)
+        assert held.calls == []
+
+    async def test_a_record_over_max_message_bytes_fails_before_sending(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        client.config.producer.max_message_bytes = 1000
+        held = gate(client)
+        async with client.sync_producer() as producer:
+            with pytest.raises(MessageTooLarge):
+                await producer.send(topic, b"x" * 1000)
+            await producer.send(topic, b"x" * 100)
+        assert len(held.calls) == 1
+
+
+class TestSendMany:
+    async def test_metadata_in_order_and_messages_updated(self, client: Client, topic: str) -> None:
+        await create(client, topic, 2)
+        messages = [ProducerMessage(topic, b"%d" % i, partition=i % 2) for i in range(10)]
+        async with client.sync_producer() as producer:
+            sent = await producer.send_many(messages)
+        assert [(m.partition, m.offset) for m in sent] == [(i % 2, i // 2) for i in range(10)]
+        assert [(m.partition, m.offset) for m in messages] == [(i % 2, i // 2) for i in range(10)]
+        assert all(m.timestamp is not None and m.timestamp > 0 for m in messages)
+
+    async def test_a_partial_failure_names_each_failed_message(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        client.config.producer.max_message_bytes = 1000
+        good = [ProducerMessage(topic, b"ok-%d" % i) for i in range(3)]
+        big = ProducerMessage(topic, b"x" * 2000)
+        text = ProducerMessage(topic, "not bytes")
+        async with client.sync_producer() as producer:
+            with pytest.raises(ProducerErrors) as caught:
+                await producer.send_many([good[0], big, good[1], text, good[2]])
+        errors = caught.value.errors
+        assert [e.message for e in errors] == [big, text]
+        assert isinstance(errors[0].cause, MessageTooLarge)
+        assert isinstance(errors[1].cause, EncodeError)
+        assert all(isinstance(e, ProducerError) for e in errors)
+        assert [m.offset for m in good] == [0, 1, 2]  # the others were delivered
+        assert [r[3] for r in await read(client, topic, 0, 3)] == [b"ok-0", b"ok-1", b"ok-2"]
+
+
+class TestClosing:
+    async def test_use_after_close_and_close_with_the_client(
+        self, client: Client, topic: str
+    ) -> None:
+        producer = client.sync_producer()
+        await producer.aclose()
+        await producer.aclose()  # idempotent
+        with pytest.raises(ClosedError):
+            await producer.send(topic, b"v")
+        other = client.sync_producer()
+        await client.aclose()
+        assert other.closed
+        with pytest.raises(ClosedError):
+            await other.send(topic, b"v")
+
+    async def test_close_delivers_what_was_sent(self, client: Client, topic: str) -> None:
+        await create(client, topic)
+        held = gate(client)
+        held.open.clear()
+        producer = client.sync_producer()
+        sends = [asyncio.ensure_future(producer.send(topic, b"%d" % i)) for i in range(20)]
+        with anyio.fail_after(5):
+            await held.entered.wait()
+        closing = asyncio.ensure_future(producer.aclose())
+        await anyio.wait_all_tasks_blocked()
+        assert not closing.done()
+        held.open.set()
+        with anyio.fail_after(20):
+            await closing
+            sent = await asyncio.gather(*sends)
+        assert sorted(m.offset for m in sent) == list(range(20))
+
+    async def test_close_with_a_timeout_fails_what_could_not_be_delivered(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        held = gate(client)
+        held.open.clear()
+        producer = client.sync_producer()
+        sends = [asyncio.ensure_future(producer.send(topic, b"%d" % i)) for i in range(5)]
+        with anyio.fail_after(5):
+            await held.entered.wait()
+        with anyio.fail_after(5):
+            await producer.aclose(timeout=0.1)
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        assert all(isinstance(o, ClosedError) for o in outcomes), outcomes
+
+    async def test_a_cancelled_close_still_closes(self, client: Client, topic: str) -> None:
+        await create(client, topic)
+        held = gate(client)
+        held.open.clear()
+        producer = client.sync_producer()
+        send = asyncio.ensure_future(producer.send(topic, b"v"))
+        with anyio.fail_after(5):
+            await held.entered.wait()
+        closing = asyncio.ensure_future(producer.aclose(timeout=30))
+        await anyio.wait_all_tasks_blocked()
+        closing.cancel()
+        with anyio.fail_after(5), pytest.raises(asyncio.CancelledError):
+            await closing
+        assert producer.closed
+        with anyio.fail_after(5):
+            assert isinstance(await asyncio.gather(send, return_exceptions=True), list)
+        assert send.done()
+
+
+class TestBuffer:
+    async def test_a_full_buffer_blocks_then_fails_after_block_timeout(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        client.config.producer.buffer_bytes = 1000
+        client.config.producer.block_timeout = 0.2
+        held = gate(client)
+        held.open.clear()
+        async with client.sync_producer() as producer:
+            first = asyncio.ensure_future(producer.send(topic, b"x" * 900))
+            with anyio.fail_after(5):
+                await held.entered.wait()
+            with anyio.fail_after(5), pytest.raises(ProducerError, match="block_timeout"):
+                await producer.send(topic, b"y" * 900)
+            held.open.set()
+            with anyio.fail_after(5):
+                assert (await first).offset == 0
