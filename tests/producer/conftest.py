@@ -14,6 +14,7 @@ from aiomq.backends.base import Backend, ProduceRecord, ProduceResult
 from aiomq.client import Client, connect
 from aiomq.config import Config
 from tests.backends.common import BACKENDS, backend_urls
+from tests.java import java, kafka_libs  # noqa: F401  (the Java reference fixtures)
 
 
 @pytest.fixture(params=BACKENDS)
