@@ -1,0 +1,203 @@
+"""The group capability of a backend: coordinator operations consumer groups are built on.
+
+Both backends implement ``GroupCoordinator`` (Kafka speaks the classic group protocol to the
+group's coordinator broker; ``memory://`` has a coordinator of its own with the same rules),
+so the membership state machine in ``aiomq.group`` is written once. The operations are
+Kafka's JoinGroup, SyncGroup, Heartbeat and LeaveGroup, with the member's metadata and
+assignments as opaque bytes (``aiomq.backends.consumer_protocol`` encodes what consumers put
+in them), plus the group administration the admin needs.
+
+Errors are aiomq's, raised as exceptions: ``MemberIdRequired`` (repeat the join with the id
+it carries), ``RebalanceInProgress`` (rejoin), ``StaleMember`` (the generation moved on or the
+member is unknown: its partitions are lost, rejoin), ``FencedInstanceId`` (another member
+took this static member's place: stop), ``InconsistentGroupProtocol`` and ``ConfigError``
+(a setting to fix). A coordinator that moves or is still loading is retried inside the
+backend, within ``net.request_timeout``; past it, ``BrokerUnavailable``.
+
+The Go counterpart is sarama's ``ConsumerGroup`` internals (``JoinGroupRequest`` and friends
+sent through ``Broker``); sarama has no in-process coordinator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from .base import CommittedOffset, TopicPartition
+
+__all__ = [
+    "GroupCoordinator",
+    "GroupDescription",
+    "GroupListing",
+    "GroupMember",
+    "JoinResult",
+    "Membership",
+    "MemberDescription",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """Who commits: a member's generation (KIP-848: its epoch), id and static instance id.
+
+    Offsets committed with it are refused (``StaleMember``, ``FencedInstanceId``) once it is
+    no longer current, so a member that lost its partitions cannot overwrite the new owner's
+    progress. It is also what a transactional producer sends with its offsets (Java's
+    ``ConsumerGroupMetadata``, KIP-447).
+    """
+
+    group: str
+    generation: int
+    member_id: str
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """One member as JoinGroup reports it to the leader: id, static id, protocol metadata."""
+
+    member_id: str
+    instance_id: str | None
+    metadata: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """A completed join: the generation, the chosen protocol (the assignor's name), the
+    leader, this member's id and, for the leader only, every member's metadata.
+
+    ``skip_assignment``: the leader is a static member that came back without a rebalance;
+    it must not assign (it sends an empty SyncGroup and keeps its assignment).
+    """
+
+    generation: int
+    protocol: str
+    leader: str
+    member_id: str
+    members: tuple[GroupMember, ...] = ()
+    skip_assignment: bool = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this member leads the generation (and so computes the assignment)."""
+        return self.leader == self.member_id
+
+
+@dataclass(frozen=True, slots=True)
+class GroupListing:
+    """A group as ListGroups reports it: id, state, protocol type (``consumer``) and, on
+    Kafka 4, its type (``classic`` or ``consumer``)."""
+
+    group: str
+    state: str
+    protocol_type: str = "consumer"
+    group_type: str = "classic"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDescription:
+    """A member as DescribeGroups reports it; ``assignment`` is its bytes as the leader sent
+    them (decode with ``consumer_protocol.decode_assignment``)."""
+
+    member_id: str
+    instance_id: str | None
+    client_id: str
+    client_host: str
+    metadata: bytes = b""
+    assignment: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDescription:
+    """A group's state (``Empty``, ``PreparingRebalance``, ``CompletingRebalance``,
+    ``Stable``, ``Dead``), protocol and members."""
+
+    group: str
+    state: str
+    protocol_type: str
+    protocol: str
+    members: tuple[MemberDescription, ...] = field(default=())
+
+
+@runtime_checkable
+class GroupCoordinator(Protocol):
+    """The group operations of a backend; see the module docstring for the errors."""
+
+    async def join_group(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        instance_id: str | None,
+        session_timeout: float,
+        rebalance_timeout: float,
+        protocol_type: str,
+        protocols: Sequence[tuple[str, bytes]],
+        reason: str | None = None,
+    ) -> JoinResult:
+        """Join (or rejoin) ``group``: Kafka's JoinGroup. Waits until the rebalance completes
+        (every member rejoined, or ``rebalance_timeout`` passed: those missing are dropped).
+
+        ``member_id`` is ``""`` on the first join of a dynamic member, which then gets
+        ``MemberIdRequired`` carrying the id to join with. ``protocols`` lists
+        ``(assignor name, subscription bytes)`` in preference order; the coordinator picks
+        one every member supports. ``session_timeout``: a member that neither heartbeats nor
+        rejoins for this long is removed; out of the coordinator's bounds it is a
+        ``ConfigError``.
+        """
+        ...
+
+    async def sync_group(
+        self,
+        group: str,
+        *,
+        generation: int,
+        member_id: str,
+        instance_id: str | None,
+        protocol_type: str,
+        protocol: str,
+        assignments: Mapping[str, bytes],
+    ) -> bytes:
+        """Kafka's SyncGroup: the leader hands in every member's assignment (followers an
+        empty mapping); each member gets its own back (``b""`` when the leader gave it none).
+        """
+        ...
+
+    async def heartbeat(
+        self, group: str, *, generation: int, member_id: str, instance_id: str | None
+    ) -> None:
+        """Kafka's Heartbeat: keeps the member alive. ``RebalanceInProgress`` when the group
+        wants it to rejoin."""
+        ...
+
+    async def leave_group(
+        self, group: str, members: Sequence[tuple[str, str | None]], reason: str | None = None
+    ) -> None:
+        """Kafka's LeaveGroup for ``(member_id, instance_id)`` pairs: the group rebalances
+        without them at once instead of waiting for their session timeouts. Best effort: a
+        member the coordinator no longer knows is not an error."""
+        ...
+
+    async def commit_member_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """OffsetCommit checked against ``membership``: ``StaleMember`` or
+        ``FencedInstanceId`` when it is not current, ``RebalanceInProgress`` while the group
+        rebalances (retry after rejoining). ``UnknownTopic`` for a partition that does not
+        exist; nothing is stored then."""
+        ...
+
+    async def list_groups(self) -> list[GroupListing]:
+        """Every group the cluster knows (ListGroups), sorted by id."""
+        ...
+
+    async def describe_group(self, group: str) -> GroupDescription:
+        """The group's state and members (DescribeGroups); an unknown group is ``Dead`` with
+        no members, as Kafka reports it."""
+        ...
+
+    async def delete_group(self, group: str) -> None:
+        """Delete a group without members and its committed offsets (DeleteGroups).
+        ``GroupNotEmpty`` while it has members; ``GroupError`` for an unknown group."""
+        ...
