@@ -4,7 +4,8 @@ Go's ``sarama.ProducerMessage``, ``sarama.ConsumerMessage`` and the partition/of
 ``SyncProducer`` returns. Timestamps are ``int`` milliseconds since the Unix epoch, Kafka's
 wire form (Java's ``record.timestamp()``, aiokafka's ``ConsumerRecord.timestamp``), not
 ``datetime`` as in sarama's ``time.Time``: they round-trip exactly and cost nothing to copy.
-Headers are ``(str, bytes)`` pairs in order, aiokafka's shape; Kafka allows a key to repeat.
+Headers are ``(str, bytes | None)`` pairs in order, aiokafka's shape; Kafka allows a key to
+repeat, and a None value is Kafka's null header value.
 
 This module also holds the checks every layer shares: ``validate_topic`` (Kafka's topic-name
 rules), ``normalize_headers`` and ``record_size`` (sarama's ``ByteSize``).
@@ -36,13 +37,13 @@ __all__ = [
     "validate_topic",
 ]
 
-Header: TypeAlias = tuple[str, bytes]
-"""One record header: a name and its raw value."""
+Header: TypeAlias = tuple[str, bytes | None]
+"""One record header: a name and its raw value, or None (Kafka's null header value)."""
 
 Headers: TypeAlias = tuple[Header, ...]
 """A record's headers, in order, as aiomq hands them out (a tuple, so a ``Message`` is hashable)."""
 
-HeaderValue: TypeAlias = bytes | bytearray | memoryview
+HeaderValue: TypeAlias = bytes | bytearray | memoryview | None
 
 HeadersLike: TypeAlias = Sequence[tuple[str, HeaderValue]] | Mapping[str, HeaderValue]
 """What aiomq accepts as headers: ``(name, value)`` pairs, or a mapping for the common case."""
@@ -60,9 +61,8 @@ _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _valid_topics: set[str] = set()
 _VALID_TOPICS_MAX = 4096
 
-# Kafka's DefaultRecord.MAX_RECORD_OVERHEAD: five varint32 fields, one varint64 and attributes.
-_MAX_RECORD_OVERHEAD = 5 * 5 + 10 + 1
-_MAX_VARINT32 = 5
+# Kafka's DefaultRecordBatch.RECORD_BATCH_OVERHEAD: the header of a batch before its records.
+_BATCH_OVERHEAD = 61
 
 
 @dataclass(slots=True)
@@ -111,9 +111,10 @@ class Message:
     """A consumed record (Go's ``sarama.ConsumerMessage``).
 
     ``key`` and ``value`` are already decoded by the client's codecs (``None`` when the record
-    had none: a key-less record or a tombstone). ``headers`` is a tuple of ``(str, bytes)``
-    pairs in record order. ``timestamp`` is in milliseconds since the epoch, ``NO_TIMESTAMP``
-    (-1) when the record carries none. Frozen: a message is a fact about the log.
+    had none: a key-less record or a tombstone). ``headers`` is a tuple of
+    ``(str, bytes | None)`` pairs in record order. ``timestamp`` is in milliseconds since the
+    epoch, ``NO_TIMESTAMP`` (-1) when the record carries none. Frozen: a message is a fact
+    about the log.
     """
 
     topic: str
@@ -133,8 +134,11 @@ def validate_topic(name: str) -> str:
     ``ConfigError`` is a ``ValueError``. Results are cached, so calling it on every send of a
     known topic costs a set look-up; only valid names are cached.
     """
-    if name in _valid_topics:
-        return name
+    try:
+        if name in _valid_topics:
+            return name
+    except TypeError:  # unhashable: a list of topics where one topic was meant
+        pass
     if not isinstance(name, str):
         raise ConfigError("topic", f"topic name must be a str, not {type(name).__name__}")
     if not name:
@@ -157,12 +161,12 @@ def validate_topic(name: str) -> str:
 
 
 def normalize_headers(headers: HeadersLike | None) -> Headers:
-    """Return ``headers`` as a tuple of ``(str, bytes)`` pairs; ``None`` gives ``()``.
+    """Return ``headers`` as a tuple of ``(str, bytes | None)`` pairs; ``None`` gives ``()``.
 
     Accepts pairs or a mapping; ``bytearray`` and ``memoryview`` values are copied to
-    ``bytes``. A name that is not a ``str`` or a value that is not bytes-like raises
-    ``TypeError`` naming the header. Kafka's null header values are not supported: aiokafka
-    types header values as ``bytes`` too.
+    ``bytes``; a None value stays None (Kafka's null header value). A name that is not a
+    ``str``, or a value of any other type, raises ``ConfigError("headers", ...)`` naming the
+    header.
     """
     if not headers:
         return ()
@@ -174,32 +178,68 @@ def normalize_headers(headers: HeadersLike | None) -> Headers:
         try:
             name, value = pair
         except (TypeError, ValueError):
-            raise TypeError(f"a header must be a (name, value) pair, not {pair!r}") from None
+            raise ConfigError(
+                "headers", f"a header must be a (name, value) pair, not {pair!r}"
+            ) from None
         if not isinstance(name, str):
-            raise TypeError(f"header name must be a str, not {type(name).__name__}")
-        if type(value) is not bytes:
+            raise ConfigError("headers", f"a header name must be a str, not {type(name).__name__}")
+        if value is not None and type(value) is not bytes:
             if not isinstance(value, bytearray | memoryview):
-                raise TypeError(f"header {name!r} value must be bytes, not {type(value).__name__}")
+                raise ConfigError(
+                    "headers",
+                    f"header {name!r}: the value must be bytes or None, not {type(value).__name__}",
+                )
             value = bytes(value)
         out.append((name, value))
     return tuple(out)
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -> int:
-    """Return an upper bound of an encoded record's size in bytes (sarama's ``ByteSize``).
+    """Return the size in bytes of a Kafka record batch that holds this record alone.
 
-    The producer compares it with ``producer.max_message_bytes`` before sending, so an
-    oversized record fails fast with ``MessageTooLarge`` instead of a broker round trip.
-    Header names count in UTF-8 bytes.
+    Exact for Kafka's record batch format (v2, uncompressed): the 61-byte batch header plus
+    the record (``DefaultRecord.sizeInBytes``; header names count in UTF-8 bytes, a None key,
+    value or header value one byte). It is the size both backends compare with every limit:
+    the topic's ``max.message.bytes``, the broker's ``message.max.bytes`` (Kafka checks a
+    batch, and a record that fits alone always goes through) and the client's
+    ``producer.max_message_bytes``; ``memory://`` counts fetch and retention bytes with it.
+    sarama's ``ByteSize`` is the same measure without the batch header.
     """
-    size = _MAX_RECORD_OVERHEAD
+    # Attributes, timestamp delta 0 and offset delta 0 take a byte each in a batch of one;
+    # a None key or value is a length of -1, one byte. Lengths under 8192 (two varint bytes)
+    # are sized inline: this runs once per record on the in-process broker's hot path.
+    if key is None:
+        body = 4
+    else:
+        n = len(key)
+        body = 3 + n + (1 if n < 64 else 2 if n < 8192 else _varint_size(n))
+    if value is None:
+        body += 1
+    else:
+        n = len(value)
+        body += n + (1 if n < 64 else 2 if n < 8192 else _varint_size(n))
     if headers:  # most records have none: skip setting up the loop
+        body += _varint_size(len(headers))
         for name, data in headers:
-            size += len(name.encode()) + len(data) + 2 * _MAX_VARINT32
-    if key is not None:
-        size += len(key)
-    if value is not None:
-        size += len(value)
+            n = len(name.encode("utf-8", "surrogatepass"))
+            body += n + _varint_size(n)
+            if data is None:
+                body += 1
+            else:
+                n = len(data)
+                body += n + _varint_size(n)
+    else:
+        body += 1
+    return _BATCH_OVERHEAD + body + (1 if body < 64 else 2 if body < 8192 else _varint_size(body))
+
+
+def _varint_size(n: int) -> int:
+    # A zigzag varint of n >= 0 (2n in 7-bit groups), as Kafka's ByteUtils.sizeOfVarint.
+    zigzag = n << 1
+    size = 1
+    while zigzag >= 0x80:
+        zigzag >>= 7
+        size += 1
     return size
 
 

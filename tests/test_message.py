@@ -7,6 +7,7 @@ import string
 import time
 
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from aiomq.errors import ConfigError
 from aiomq.message import (
     MAX_TOPIC_LENGTH,
     NO_TIMESTAMP,
+    Headers,
     Message,
     ProducerMessage,
     RecordMetadata,
@@ -97,9 +99,11 @@ class TestValidateTopic:
             validate_topic(name)
         assert info.value.field == "topic"
 
-    def test_not_a_str(self) -> None:
-        with pytest.raises(ConfigError, match="must be a str"):
-            validate_topic(b"topic")  # type: ignore[arg-type]
+    @pytest.mark.parametrize("name", [b"topic", ["topic"], ("topic",), None, 1])
+    def test_not_a_str(self, name: object) -> None:
+        with pytest.raises(ConfigError, match="must be a str") as info:
+            validate_topic(name)  # type: ignore[arg-type]
+        assert info.value.field == "topic"
 
     def test_max_length_is_kafkas(self) -> None:
         assert MAX_TOPIC_LENGTH == 249
@@ -136,27 +140,68 @@ class TestHeaders:
     def test_mapping(self) -> None:
         assert normalize_headers({"x": b"1", "y": b"2"}) == (("x", b"1"), ("y", b"2"))
 
+    def test_a_none_value_is_kafkas_null_header(self) -> None:
+        assert normalize_headers([("a", None), ("b", b"")]) == (("a", None), ("b", b""))
+        assert normalize_headers({"a": None}) == (("a", None),)
+
     @pytest.mark.parametrize(
         "headers",
-        [[(1, b"x")], [("a", "text")], [("a", None)], [("a",)], [b"ab"], [("a", b"1", b"2")]],
+        [[(1, b"x")], [("a", "text")], [("a", 1)], [("a",)], [b"ab"], [("a", b"1", b"2")], [None]],
     )
-    def test_bad_headers_raise_type_error(self, headers: object) -> None:
-        with pytest.raises(TypeError):
+    def test_bad_headers_are_a_config_error(self, headers: object) -> None:
+        with pytest.raises(ConfigError) as caught:
             normalize_headers(headers)  # type: ignore[arg-type]
+        assert caught.value.field == "headers"
+
+
+def built_size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
+    """The size of the batch aiokafka builds for this record alone (Kafka's v2 format)."""
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 30,
+    )
+    builder.append(0, timestamp=None, key=key, value=value, headers=list(headers))
+    return len(builder.build())
+
+
+header_values = st.none() | st.binary(max_size=300)
+headers_strategy = st.lists(st.tuples(st.text(max_size=80), header_values), max_size=4).map(tuple)
 
 
 class TestRecordSize:
-    def test_empty_record_is_the_overhead(self) -> None:
-        assert record_size(None, None) == 36
+    def test_an_empty_record_is_the_batch_header_and_seven_bytes(self) -> None:
+        # 61 bytes of batch header; length, attributes, two deltas, null key, null value,
+        # no headers: one byte each.
+        assert record_size(None, None) == 61 + 7
 
-    def test_counts_key_value_and_headers(self) -> None:
-        base = record_size(None, None)
-        assert record_size(b"k" * 3, b"v" * 10) == base + 13
-        assert record_size(None, b"", (("hé", b"12"),)) == base + 3 + 2 + 10
+    def test_lengths_are_varints(self) -> None:
+        empty = record_size(None, b"")
+        assert empty == record_size(None, None)  # an empty value and a null one: one byte
+        assert record_size(None, b"v" * 57) == empty + 57  # the record's body: 63 bytes
+        assert record_size(None, b"v" * 58) == empty + 58 + 1  # 64 bytes: its length takes 2
+        assert record_size(None, b"v" * 64) == record_size(None, b"v" * 63) + 1 + 1
+        assert record_size(None, None, (("hé", None),)) == empty + 1 + 3 + 1
 
-    @given(st.binary(), st.binary(), st.binary())
-    def test_bounds_the_payload(self, key: bytes, value: bytes, header: bytes) -> None:
-        assert record_size(key, value, (("h", header),)) > len(key) + len(value) + len(header)
+    @given(
+        st.none() | st.binary(max_size=300),
+        st.none() | st.binary(max_size=20_000),
+        headers_strategy,
+    )
+    def test_is_the_size_kafka_measures(
+        self, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
+        assert record_size(key, value, headers) == built_size(key, value, headers)
+
+    @pytest.mark.parametrize("length", [0, 63, 64, 8191, 8192, 1_048_575, 1_048_576])
+    def test_at_varint_boundaries(self, length: int) -> None:
+        value = b"x" * length
+        assert record_size(b"k", value) == built_size(b"k", value, ())
+        assert record_size(None, value, (("h", value),)) == built_size(None, value, (("h", value),))
 
 
 class TestNow:

@@ -13,12 +13,12 @@ metadata and offsets, topic admin, and group-offset storage. Go's ``interface`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-from ..errors import ConfigError, TopicExists
-from ..message import Headers, validate_topic
+from ..errors import ConfigError, MessageTooLarge, TopicExists
+from ..message import Headers, record_size, validate_topic
 
 __all__ = [
     "EARLIEST",
@@ -33,14 +33,18 @@ __all__ = [
     "TopicExists",
     "TopicInfo",
     "TopicPartition",
+    "check_commit",
     "check_fetch_arguments",
     "check_group",
     "check_offset",
     "check_offset_specs",
     "check_partition",
+    "check_record_sizes",
     "check_records",
     "check_string",
+    "check_topic",
     "check_topic_arguments",
+    "check_topic_partitions",
 ]
 
 LATEST = -1
@@ -156,8 +160,10 @@ class Backend(Protocol):
     """The operations every aiomq backend provides; all of them are coroutines but ``url``.
 
     Errors are aiomq's own (``UnknownTopic``, ``OffsetOutOfRange``, ``MessageTooLarge``,
-    ``BrokerUnavailable``, ...), never a library's: a backend maps them in one place.
-    Nothing here encodes values or chooses partitions; the client does that.
+    ``BrokerUnavailable``, ...), never a library's: a backend maps them in one place. Every
+    operation checks its arguments first with the ``check_*`` functions below: a bad one
+    raises ``ConfigError`` naming it, before any I/O, and changes nothing. Nothing here
+    encodes values or chooses partitions; the client does that.
     """
 
     @property
@@ -180,11 +186,14 @@ class Backend(Protocol):
 
         Creates the topic first when it is missing and auto-creation is on; an empty batch
         appends nothing but checks (or creates) the topic and partition all the same. Raises
-        ``UnknownTopic`` (topic or partition missing) and ``MessageTooLarge`` (a record over
-        the broker's maximum, which applies per record). A batch that fits one request is
-        appended whole or not at all; on Kafka a larger one goes as several requests, as
-        does one over the topic's ``max.message.bytes``, and a failure may leave the
-        earlier ones appended (the in-process broker is always all or none).
+        ``UnknownTopic`` (topic or partition missing), ``MessageTooLarge`` (a record over
+        the client's ``producer.max_message_bytes`` or the topic's or broker's maximum, each
+        measured as a batch holding that record alone: ``aiomq.message.record_size``) and
+        ``ConfigError("timestamp")`` (a timestamp the broker refuses: more than the topic's
+        ``message.timestamp.after.max.ms`` ahead, an hour by default). A batch that fits one
+        request is appended whole or not at all; on Kafka a larger one goes as several
+        requests, as does one over the topic's ``max.message.bytes``, and a failure may leave
+        the earlier ones appended (the in-process broker is always all or none).
         """
         ...
 
@@ -231,11 +240,21 @@ class Backend(Protocol):
         replication: int | None = None,
         config: Mapping[str, str] | None = None,
     ) -> None:
-        """Create a topic. ``TopicExists`` when it exists; ``ValueError`` for bad arguments."""
+        """Create a topic. ``TopicExists`` when it exists.
+
+        ``ConfigError`` names a bad argument: an illegal or internal (``__``) name, a count
+        below 1, a replication factor above the brokers there are, a config name Kafka does
+        not know or a value it refuses.
+        """
         ...
 
     async def delete_topic(self, name: str) -> None:
-        """Delete a topic and its records. ``UnknownTopic`` when missing."""
+        """Delete a topic, its records and the offsets groups committed for it.
+
+        ``UnknownTopic`` when missing; ``ConfigError`` for an internal (``__``) topic. On
+        Kafka the offsets go a moment after this returns, when the group coordinator applies
+        the deletion.
+        """
         ...
 
     async def list_topics(self) -> list[str]:
@@ -253,7 +272,8 @@ class Backend(Protocol):
 
         A plain store with no group membership check (Kafka's commit with generation -1, as
         sarama-cluster's offset manager outside a session). ``UnknownTopic`` for a missing
-        partition.
+        partition; ``ConfigError("metadata")`` for metadata longer than the broker keeps
+        (Kafka's ``offset.metadata.max.bytes``, 4096 characters by default).
         """
         ...
 
@@ -269,7 +289,7 @@ class Backend(Protocol):
 # Every public backend operation checks its arguments with these before doing anything, so a
 # value the wire cannot hold (an offset of 2**63, a 40,000-character group id) is refused the
 # same way on every backend, with a ConfigError naming the argument, instead of surfacing as a
-# struct error from deep in a protocol encoder.
+# struct error from deep in a protocol encoder, or being stored in process and failing later.
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -287,15 +307,35 @@ def _int(field: str, value: object, minimum: int, maximum: int) -> int:
 
 
 def check_string(field: str, value: object, *, empty: bool = True) -> str:
-    """``value`` if it is a ``str`` that fits Kafka's protocol (at most 32,767 UTF-8 bytes)."""
+    """``value`` if it is a ``str`` that fits Kafka's protocol (at most 32,767 UTF-8 bytes).
+
+    ``empty=False`` refuses ``""`` too. ``ConfigError(field, ...)`` otherwise.
+    """
     if not isinstance(value, str):
         raise ConfigError(field, f"must be a str, not {type(value).__name__}")
     if not empty and not value:
         raise ConfigError(field, "must not be empty")
-    size = len(value.encode("utf-8", "surrogatepass"))
-    if size > MAX_STRING_BYTES:
-        raise ConfigError(field, f"is {size} bytes in UTF-8, more than {MAX_STRING_BYTES}")
+    # Three bytes at most per character: most strings need no encoding to be measured.
+    if len(value) * 3 > MAX_STRING_BYTES:
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > MAX_STRING_BYTES:
+            raise ConfigError(field, f"is {size} bytes in UTF-8, more than {MAX_STRING_BYTES}")
     return value
+
+
+def check_topic(name: object, *, internal: bool = True) -> str:
+    """``name`` if it is a legal topic name (``validate_topic``); ``ConfigError("topic")``.
+
+    ``internal=False`` (``create_topic``, ``delete_topic``) also refuses the names Kafka
+    keeps for its own topics, those starting with ``__`` (``__consumer_offsets``): a client
+    never creates nor deletes them (Kafka itself would let an admin delete one).
+    """
+    topic = validate_topic(name)  # type: ignore[arg-type]  # checking is the point
+    if not internal and topic.startswith("__"):
+        raise ConfigError(
+            "topic", f"{topic!r}: names starting with '__' are kept for Kafka's internal topics"
+        )
+    return topic
 
 
 def check_partition(partition: object) -> int:
@@ -303,9 +343,13 @@ def check_partition(partition: object) -> int:
     return _int("partition", partition, 0, INT32_MAX)
 
 
-def check_offset(offset: object, field: str = "offset") -> int:
-    """``offset`` if it is an ``int`` in ``[0, 2**63)``; ``ConfigError`` otherwise."""
-    return _int(field, offset, 0, INT64_MAX)
+def check_offset(offset: object, field: str = "offset", *, minimum: int = 0) -> int:
+    """``offset`` if it is an ``int`` in ``[minimum, 2**63)``; ``ConfigError`` otherwise.
+
+    ``fetch`` passes ``minimum=-2**63``: a negative fetch offset is before every log's
+    start, which the log answers with ``OffsetOutOfRange``, as Kafka does.
+    """
+    return _int(field, offset, minimum, INT64_MAX)
 
 
 def check_fetch_arguments(
@@ -327,41 +371,90 @@ def check_fetch_arguments(
 
 
 def check_records(records: Sequence[ProduceRecord]) -> None:
-    """Check ``Backend.produce``'s records: ``(key, value, headers, timestamp)`` each.
+    """Check ``Backend.produce``'s records: a sequence of ``(key, value, headers, timestamp)``.
 
     Key and value are ``bytes`` or None (codecs above the backend turn anything else into
-    bytes); headers a tuple of ``(str, bytes | None)`` pairs; a timestamp None or an ``int``
-    in ``[0, 2**63)`` (the Java producer refuses negative ones too). ``ConfigError`` names the
-    first bad field and the record's index.
+    bytes: a ``bytearray`` is refused, not copied); headers a tuple of
+    ``(str, bytes | None)`` pairs; a timestamp None or an ``int`` in ``[0, 2**63)`` (the
+    Java producer refuses negative ones too). ``ConfigError`` names the first bad field and
+    the record's index. Whether the broker takes the timestamp (Kafka refuses one more than
+    ``message.timestamp.after.max.ms`` ahead) is the broker's to say.
     """
+    if not isinstance(records, Sequence) or isinstance(records, str | bytes | bytearray):
+        raise ConfigError("records", f"must be a sequence of records, not {type(records).__name__}")
+    try:
+        # The common record costs one test per field and no call; anything else goes to the
+        # full check, which names the first bad field.
+        for key, value, headers, timestamp in records:
+            if not (
+                (key is None or type(key) is bytes)
+                and (type(value) is bytes or value is None)
+                and headers == ()
+                and timestamp is None
+            ):
+                break
+        else:
+            return
+    except (TypeError, ValueError):  # a record that is not four fields
+        pass
     for i, record in enumerate(records):
-        try:
-            key, value, headers, timestamp = record
-        except (TypeError, ValueError):
+        _check_record(i, record)
+
+
+def _check_record(i: int, record: Any) -> None:
+    try:
+        key, value, headers, timestamp = record
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "records", f"record {i} must be a (key, value, headers, timestamp) tuple"
+        ) from None
+    if key is not None and type(key) is not bytes:
+        raise ConfigError("key", f"record {i}: must be bytes or None, not {type(key).__name__}")
+    if value is not None and type(value) is not bytes:
+        raise ConfigError("value", f"record {i}: must be bytes or None, not {type(value).__name__}")
+    if not isinstance(headers, tuple):
+        raise ConfigError(
+            "headers", f"record {i}: must be a tuple of (str, bytes) pairs, not {headers!r}"
+        )
+    for pair in headers:
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not (pair[1] is None or type(pair[1]) is bytes)
+        ):
             raise ConfigError(
-                "records", f"record {i} must be a (key, value, headers, timestamp) tuple"
-            ) from None
-        if key is not None and type(key) is not bytes:
-            raise ConfigError("key", f"record {i}: must be bytes or None, not {type(key).__name__}")
-        if value is not None and type(value) is not bytes:
-            raise ConfigError(
-                "value", f"record {i}: must be bytes or None, not {type(value).__name__}"
+                "headers", f"record {i}: a header must be (str, bytes | None), not {pair!r}"
             )
-        if headers:
-            if not isinstance(headers, tuple):
-                raise ConfigError("headers", f"record {i}: must be a tuple of (str, bytes) pairs")
-            for pair in headers:
-                if (
-                    not isinstance(pair, tuple)
-                    or len(pair) != 2
-                    or not isinstance(pair[0], str)
-                    or not (pair[1] is None or type(pair[1]) is bytes)
-                ):
-                    raise ConfigError(
-                        "headers", f"record {i}: a header must be (str, bytes | None), not {pair!r}"
-                    )
-        if timestamp is not None:
-            _int("timestamp", timestamp, 0, INT64_MAX)
+        check_string("headers", pair[0])
+    if timestamp is not None:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            raise ConfigError(
+                "timestamp",
+                f"record {i}: must be None or an int of milliseconds, "
+                f"not {type(timestamp).__name__}",
+            )
+        if not 0 <= timestamp <= INT64_MAX:
+            raise ConfigError(
+                "timestamp", f"record {i}: must be between 0 and {INT64_MAX}, not {timestamp}"
+            )
+
+
+def check_record_sizes(records: Sequence[ProduceRecord], limit: int) -> None:
+    """``MessageTooLarge`` when a record is over the client's ``producer.max_message_bytes``.
+
+    A record's size is ``aiomq.message.record_size``: that of a batch holding it alone, the
+    measure Kafka's size limits apply to. Checked before anything is sent, so a record the
+    broker would refuse anyway costs no round trip. Records already checked with
+    ``check_records``.
+    """
+    for i, (key, value, headers, _) in enumerate(records):
+        size = record_size(key, value, headers)
+        if size > limit:
+            raise MessageTooLarge(
+                f"record {i} is {size} bytes as a batch of its own, more than "
+                f"producer.max_message_bytes ({limit})"
+            )
 
 
 def check_topic_arguments(
@@ -372,35 +465,92 @@ def check_topic_arguments(
 ) -> dict[str, str]:
     """Check ``Backend.create_topic``'s arguments; return the config as a new dict.
 
-    An illegal name, a partition count or replication factor that is not an ``int`` of at
-    least 1 (``True`` included), or a config that does not map ``str`` to ``str`` raise
-    ``ConfigError`` naming the argument. Whether the cluster has enough brokers for
-    ``replication``, and whether it knows each config key, is the backend's to say.
+    An illegal or internal name (``check_topic``), a partition count or replication factor
+    that is not an ``int`` of at least 1 (``True`` included), or a config that does not map
+    ``str`` to ``str`` raise ``ConfigError`` naming the argument. Whether the cluster has
+    enough brokers for ``replication``, and whether it knows each config key, is the
+    backend's to say (``ConfigError("replication")``, ``ConfigError("config")``).
     """
-    validate_topic(name)
+    check_topic(name, internal=False)
     _int("partitions", partitions, 1, INT32_MAX)
     if replication is not None:
         _int("replication", replication, 1, 2**15 - 1)
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError("config", f"must be a mapping of str to str, not {type(config).__name__}")
     configs = dict(config or {})
     for key, value in configs.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigError("config", f"must map str to str, not {key!r}: {value!r}")
+        check_string("config", key)
+        check_string("config", value)
     return configs
 
 
 def check_offset_specs(specs: Mapping[int, int]) -> None:
     """Check ``Backend.list_offsets``'s specs: ``EARLIEST``, ``LATEST`` or a timestamp >= 0.
 
-    A partition or spec that is not an ``int`` (``True`` included: it is not timestamp 1),
-    or one out of the wire's range, raises ``ConfigError``.
+    A partition or spec that is not an ``int`` (``True`` is not timestamp 1, ``-1.0`` not
+    ``LATEST``), or one out of the wire's range, raises ``ConfigError``.
     """
+    if not isinstance(specs, Mapping):
+        raise ConfigError("specs", f"must map partitions to specs, not {type(specs).__name__}")
     for partition, spec in specs.items():
         check_partition(partition)
-        if spec not in (EARLIEST, LATEST) or isinstance(spec, bool):
-            _int("timestamp", spec, 0, INT64_MAX)
+        if isinstance(spec, bool) or not isinstance(spec, int):
+            raise ConfigError(
+                "timestamp",
+                f"partition {partition}: a spec is EARLIEST, LATEST or an int timestamp, "
+                f"not {type(spec).__name__}",
+            )
+        if spec != EARLIEST and spec != LATEST and not 0 <= spec <= INT64_MAX:
+            raise ConfigError(
+                "timestamp",
+                f"partition {partition}: a spec is EARLIEST, LATEST or a timestamp between 0 "
+                f"and {INT64_MAX}, not {spec}",
+            )
 
 
-def check_group(group: str) -> None:
-    """Raise ``ConfigError("group", ...)`` unless ``group`` is a non-empty ``str`` that fits
-    the protocol (Kafka's INVALID_GROUP_ID)."""
-    check_string("group", group, empty=False)
+def check_group(group: object) -> str:
+    """``group`` if it is a non-empty ``str`` that fits the protocol; else
+    ``ConfigError("group", ...)`` (Kafka's INVALID_GROUP_ID)."""
+    return check_string("group", group, empty=False)
+
+
+def check_topic_partitions(partitions: object) -> None:
+    """Check ``Backend.committed_offsets``'s ``partitions``: ``(topic, partition)`` pairs."""
+    if not isinstance(partitions, Sequence | Set) or isinstance(partitions, str):
+        raise ConfigError(
+            "partitions",
+            f"must be a sequence of (topic, partition) pairs, not {type(partitions).__name__}",
+        )
+    for pair in partitions:
+        _topic_partition(pair)
+
+
+def check_commit(offsets: object) -> None:
+    """Check ``Backend.commit_offsets``'s ``offsets``: ``{(topic, partition): CommittedOffset}``.
+
+    An offset is an ``int`` in ``[0, 2**63)`` (Kafka reads a negative one back as "nothing
+    committed"); metadata a ``str`` of at most 32,767 UTF-8 bytes. How much metadata the
+    broker keeps is its own setting (Kafka's ``offset.metadata.max.bytes``).
+    """
+    if not isinstance(offsets, Mapping):
+        raise ConfigError(
+            "offsets",
+            f"must map (topic, partition) to CommittedOffset, not {type(offsets).__name__}",
+        )
+    for pair, committed in offsets.items():
+        _topic_partition(pair)
+        if not isinstance(committed, CommittedOffset):
+            raise ConfigError(
+                "offsets", f"{pair}: must be a CommittedOffset, not {type(committed).__name__}"
+            )
+        check_offset(committed.offset)
+        check_string("metadata", committed.metadata)
+
+
+def _topic_partition(pair: object) -> None:
+    if not isinstance(pair, tuple) or len(pair) != 2:
+        raise ConfigError("partitions", f"must be (topic, partition) pairs, not {pair!r}")
+    check_topic(pair[0])
+    check_partition(pair[1])

@@ -1,4 +1,5 @@
-"""What the backend tests share: record builders, the fields of a Record, the backend URLs.
+"""What the backend tests share: record builders, the fields of a Record, the backend URLs,
+and the few steps many tests take (create a topic, fetch n records, delete old records).
 
 ``backend_url`` fixtures (here in conftest.py, and in tests/test_admin.py) are thin wrappers
 around ``backend_urls``: ``memory://<fresh name>`` and, for tests selected with the ``kafka``
@@ -14,8 +15,11 @@ from collections.abc import Iterator
 from typing import Final
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
 
-from aiomq.backends import ProduceRecord, drop_broker
+from aiomq.backends import MemoryBackend, ProduceRecord, Record, drop_broker
+from aiomq.client import Client
 from aiomq.message import Headers
 
 # The fields of a fetched Record (Final, so mypy types each index).
@@ -65,3 +69,49 @@ def backend_urls(request: pytest.FixtureRequest, prefix: str) -> Iterator[str]:
         drop_broker(name)
     else:
         yield f"kafka://{kafka_bootstrap(request)}"
+
+
+LONG_WAIT = 20.0  # a fetch that returns well before this was woken, not timed out
+
+
+async def fetch_all(
+    client: Client, topic: str, partition: int, offset: int, n: int
+) -> list[Record]:
+    """Fetch until ``n`` records from ``offset`` arrived (a fetch may return fewer)."""
+    out: list[Record] = []
+    while len(out) < n:
+        result = await client.backend.fetch(topic, partition, offset, max_wait=LONG_WAIT)
+        assert result.records, "a long poll returned nothing although records exist"
+        out.extend(result.records)
+        offset = result.next_offset
+    return out
+
+
+async def create(
+    client: Client, topic: str, partitions: int = 1, config: dict[str, str] | None = None
+) -> None:
+    async with client.admin() as admin:
+        await admin.create_topic(topic, partitions, config=config)
+
+
+async def delete_records_before(client: Client, topic: str, offset: int) -> None:
+    """Move partition 0's log start up to ``offset``, as retention would.
+
+    Kafka: a DeleteRecords request (retention itself runs on whole segments every few
+    minutes). In process: a retention limit that keeps the records from ``offset`` on, which
+    applies at the next append.
+    """
+    backend = client.backend
+    if isinstance(backend, MemoryBackend):
+        mem = backend.broker
+        _, end = mem.offsets(topic, 0)
+        mem.retention_records = end - offset
+        await backend.produce(topic, 0, [])
+        mem.retention_records = None
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=client.url.removeprefix("kafka://"))
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(offset)})
+    finally:
+        await admin.close()

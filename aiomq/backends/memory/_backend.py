@@ -10,14 +10,18 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from ...concurrency._park import Parker, checkpoint, current, wake_all
+from ...config import Config
 from ...errors import ClosedError
 from ..base import (
+    INT64_MAX,
     CommittedOffset,
     FetchResult,
     ProduceRecord,
     ProduceResult,
     TopicInfo,
     TopicPartition,
+    check_fetch_arguments,
+    check_offset,
 )
 from ._broker import MemoryBroker
 
@@ -29,8 +33,11 @@ class MemoryBackend:
 
     ``auto_create_topics`` is the client's side of auto-creation (the Java consumer's
     ``allow.auto.create.topics``): a topic is auto-created only when both it and the broker
-    allow it. Every operation yields to the event loop once, as a network call would, so a
-    loop of sends never starves other tasks; nothing waits per record.
+    allow it. ``config`` is the client's: ``producer.max_message_bytes`` bounds each record
+    (a record over it raises ``MessageTooLarge`` and nothing of its batch is stored). Every
+    operation checks its arguments first (``aiomq.backends.base``'s checks, as every
+    backend does), then yields to the event loop once, as a network call would, so a loop
+    of sends never starves other tasks; nothing waits per record.
 
     The Go counterpart is a sarama ``Client`` connected to brokers; for tests sarama offers
     ``MockBroker`` (scripted answers) and the ``mocks`` package (expectations set per call).
@@ -38,7 +45,7 @@ class MemoryBackend:
     aiomq producer and consumer runs on unchanged.
     """
 
-    __slots__ = ("_auto_create", "_broker", "_closed", "_parked", "_url")
+    __slots__ = ("_auto_create", "_broker", "_closed", "_max_record_bytes", "_parked", "_url")
 
     def __init__(
         self,
@@ -46,10 +53,12 @@ class MemoryBackend:
         *,
         url: str = "memory://",
         auto_create_topics: bool = True,
+        config: Config | None = None,
     ) -> None:
         self._broker = memory_broker
         self._url = url
         self._auto_create = auto_create_topics
+        self._max_record_bytes = (config or Config()).producer.max_message_bytes
         self._closed = False
         self._parked: set[Parker[bool]] = set()
 
@@ -86,7 +95,13 @@ class MemoryBackend:
         self, topic: str, partition: int, records: Sequence[ProduceRecord]
     ) -> ProduceResult:
         """Append a batch to one partition (``Backend.produce``)."""
-        result = self._check().append(topic, partition, records, allow_create=self._auto_create)
+        result = self._check().append(
+            topic,
+            partition,
+            records,
+            allow_create=self._auto_create,
+            max_record_bytes=self._max_record_bytes,
+        )
         # After the append, so woken consumers run before this producer's next batch.
         await checkpoint()
         return result
@@ -107,9 +122,11 @@ class MemoryBackend:
         Parks until a produce wakes it or ``max_wait`` passes: no polling, no timer task
         (one ``call_later`` handle per wait).
         """
+        check_offset(offset, minimum=-INT64_MAX - 1)  # a negative one is out of range
+        check_fetch_arguments(max_wait, min_bytes, max_bytes, max_records)
         result = (
             self._check()
-            ._partition(topic, partition)
+            .partition_log(topic, partition)
             .read(offset, min_bytes, max_bytes, max_records)
         )
         if result is not None:
@@ -120,7 +137,7 @@ class MemoryBackend:
         while True:
             remaining = deadline - loop.time()
             # Re-looked up each round: the topic may have been deleted meanwhile.
-            part = self._check()._partition(topic, partition)
+            part = self._check().partition_log(topic, partition)
             if remaining <= 0:
                 final = part.read(offset, 0, max_bytes, max_records)
                 assert final is not None
@@ -136,7 +153,7 @@ class MemoryBackend:
                 timer.cancel()
                 part.waiters.discard(parker)
                 self._parked.discard(parker)
-            part = self._check()._partition(topic, partition)
+            part = self._check().partition_log(topic, partition)
             result = part.read(offset, 0 if timed_out else min_bytes, max_bytes, max_records)
             if result is not None:
                 return result

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ...errors import MessageTooLarge, UnknownTopic
-from ...message import now_ms, record_size, validate_topic
+from ...errors import ConfigError, MessageTooLarge, UnknownTopic
+from ...message import now_ms, record_size
 from ..base import (
     EARLIEST,
     LATEST,
@@ -23,19 +23,28 @@ from ..base import (
     TopicExists,
     TopicInfo,
     TopicPartition,
+    check_commit,
     check_group,
     check_offset_specs,
+    check_partition,
+    check_records,
+    check_topic,
     check_topic_arguments,
+    check_topic_partitions,
 )
-from ._log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog, TopicLog
+from ._log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog, TopicLog, check_topic_config
 
 __all__ = ["BROKER_ID", "MemoryBroker", "broker", "drop_broker"]
 
 BROKER_ID = 0
 """The in-process broker's id, the leader and only replica of every partition."""
 
+DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096
+"""Kafka's ``offset.metadata.max.bytes`` default: the longest metadata a commit may carry."""
+
 
 def _setting(topic_value: int | None, broker_value: int | None) -> int | None:
+    # A topic's value overrides the broker's; a negative one is Kafka's "no limit".
     value = topic_value if topic_value is not None else broker_value
     return None if value is None or value < 0 else value
 
@@ -47,14 +56,19 @@ class MemoryBroker:
     time: ``auto_create_topics`` (True, Kafka's ``auto.create.topics.enable``: a topic is
     created on first produce or metadata request, when the client allows it too),
     ``num_partitions`` (1, Kafka's ``num.partitions``: for auto-created topics),
-    ``max_message_bytes`` (Kafka's ``message.max.bytes``, checked per record),
-    ``retention_records`` and ``retention_bytes`` (None: keep everything; otherwise the oldest
-    records are deleted, per partition, to stay within the limit and the log start moves
-    forward). A topic's config (``retention.bytes``, ``max.message.bytes``,
-    ``message.timestamp.type`` and the in-process ``retention.records``) overrides them.
+    ``max_message_bytes`` (Kafka's ``message.max.bytes``, the largest batch of one record),
+    ``offset_metadata_max_bytes`` (4096, Kafka's ``offset.metadata.max.bytes``: in characters,
+    as Kafka counts), ``retention_records`` and ``retention_bytes`` (None: keep everything;
+    otherwise the oldest records are deleted, per partition, to stay within the limit and
+    the log start moves forward; ``retention_records`` is the in-process broker's own, for
+    tests, and has no topic config). A topic's config (``retention.bytes``,
+    ``max.message.bytes``, ``message.timestamp.type``, ``message.timestamp.after.max.ms``,
+    ``message.timestamp.before.max.ms``) overrides them.
 
-    Unlike Kafka, retention is exact (Kafka deletes whole segments) and runs on append, not
-    on a timer; there is no time-based retention and no compaction.
+    Every public method checks its arguments first with ``aiomq.backends.base``'s checks, as
+    the backend operations do, and changes nothing when one is bad. Unlike Kafka, retention
+    is exact (Kafka deletes whole segments) and runs on append, not on a timer; there is no
+    time-based retention and no compaction.
     """
 
     __slots__ = (
@@ -64,6 +78,7 @@ class MemoryBroker:
         "max_message_bytes",
         "name",
         "num_partitions",
+        "offset_metadata_max_bytes",
         "retention_bytes",
         "retention_records",
     )
@@ -73,6 +88,7 @@ class MemoryBroker:
         self.auto_create_topics = True
         self.num_partitions = 1
         self.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+        self.offset_metadata_max_bytes = DEFAULT_OFFSET_METADATA_MAX_BYTES
         self.retention_records: int | None = None
         self.retention_bytes: int | None = None
         self._topics: dict[str, TopicLog] = {}
@@ -90,15 +106,15 @@ class MemoryBroker:
         replication: int | None = None,
         config: Mapping[str, str] | None = None,
     ) -> None:
-        """Create a topic; ``TopicExists`` if it exists, ``ValueError`` for bad arguments.
+        """Create a topic; ``TopicExists`` if it exists, ``ConfigError`` for bad arguments.
 
-        ``replication`` must be None or 1: there is one broker.
+        ``replication`` must be None or 1: there is one broker. ``config`` takes Kafka 4.1's
+        topic config names only (``_log.TOPIC_CONFIGS``).
         """
         configs = check_topic_arguments(name, partitions, replication, config)
         if replication is not None and replication > 1:
-            raise ValueError(
-                f"replication factor {replication} is larger than the 1 available broker"
-            )
+            raise ConfigError("replication", f"{replication} is larger than the 1 available broker")
+        check_topic_config(configs)
         if name in self._topics:
             raise TopicExists(f"topic {name!r} already exists")
         self._topics[name] = TopicLog(partitions, configs)
@@ -106,8 +122,10 @@ class MemoryBroker:
     def delete_topic(self, name: str) -> None:
         """Delete a topic, its records and the offsets groups committed for it.
 
-        Fetches parked on it wake and raise ``UnknownTopic``.
+        Fetches parked on it wake and raise ``UnknownTopic``. Kafka's group coordinator drops
+        the offsets too, a moment after the deletion; here it is at once.
         """
+        check_topic(name, internal=False)
         topic = self._topics.pop(name, None)
         if topic is None:
             raise UnknownTopic(f"topic {name!r} does not exist")
@@ -123,7 +141,7 @@ class MemoryBroker:
 
     def describe_topic(self, name: str) -> TopicInfo:
         """The topic with its partitions, all led by broker 0. ``UnknownTopic``."""
-        topic = self._topic(name, allow_create=False)
+        topic = self._topic(check_topic(name), allow_create=False)
         replicas = (BROKER_ID,)
         return TopicInfo(
             name,
@@ -135,16 +153,19 @@ class MemoryBroker:
 
     def topic_config(self, name: str) -> dict[str, str]:
         """The config the topic was created with (not Kafka's full set of defaults)."""
-        return dict(self._topic(name, allow_create=False).config)
+        return dict(self._topic(check_topic(name), allow_create=False).config)
 
     def partitions(self, name: str, *, allow_create: bool = True) -> list[int]:
         """The topic's partition ids; creates it when missing and both sides allow it."""
-        return list(range(len(self._topic(name, allow_create).partitions)))
+        return list(range(len(self._topic(check_topic(name), allow_create).partitions)))
+
+    def partition_log(self, topic: str, partition: int) -> PartitionLog:
+        """One partition's log, for the backend's fetches. ``UnknownTopic``; never creates."""
+        return self._partition(check_topic(topic), check_partition(partition))
 
     def _topic(self, name: str, allow_create: bool) -> TopicLog:
         topic = self._topics.get(name)
         if topic is None:
-            validate_topic(name)  # an illegal name is a ConfigError, as on Kafka
             if not (allow_create and self.auto_create_topics):
                 raise UnknownTopic(f"topic {name!r} does not exist")
             topic = self._topics[name] = TopicLog(self.num_partitions, {})
@@ -152,7 +173,7 @@ class MemoryBroker:
 
     def _partition(self, name: str, partition: int, allow_create: bool = False) -> PartitionLog:
         parts = self._topic(name, allow_create).partitions
-        if not 0 <= partition < len(parts):
+        if partition >= len(parts):
             raise UnknownTopic(f"topic {name!r} has no partition {partition}")
         return parts[partition]
 
@@ -165,17 +186,31 @@ class MemoryBroker:
         records: Sequence[ProduceRecord],
         *,
         allow_create: bool = True,
+        max_record_bytes: int | None = None,
     ) -> ProduceResult:
-        """Append ``records`` to one partition, all or none, and wake its parked fetches."""
+        """Append ``records`` to one partition, all or none, and wake its parked fetches.
+
+        ``max_record_bytes`` is the client's limit (``producer.max_message_bytes``), which
+        applies with the topic's and the broker's. A record over any of them raises
+        ``MessageTooLarge``; a CreateTime timestamp more than the topic's
+        ``message.timestamp.after.max.ms`` ahead of the broker's clock (or
+        ``before.max.ms`` behind it) raises ``ConfigError("timestamp")``, as on Kafka.
+        """
+        check_topic(topic)
+        check_partition(partition)
+        check_records(records)
         t = self._topic(topic, allow_create)
-        if not 0 <= partition < len(t.partitions):
+        if partition >= len(t.partitions):
             raise UnknownTopic(f"topic {topic!r} has no partition {partition}")
         part = t.partitions[partition]
-        limit = _setting(t.max_message_bytes, self.max_message_bytes)
-        if limit is None:
-            limit = DEFAULT_MAX_MESSAGE_BYTES
+        broker_limit = _setting(t.max_message_bytes, self.max_message_bytes)
+        if broker_limit is None:
+            broker_limit = DEFAULT_MAX_MESSAGE_BYTES
+        limit = broker_limit if max_record_bytes is None else min(broker_limit, max_record_bytes)
         now = now_ms()
         log_append = t.log_append_time
+        latest = now + t.timestamp_after_max
+        earliest = now - t.timestamp_before_max
         base = part.high_watermark
         total = part.cum[-1]
         stored: list[Record] = []
@@ -183,29 +218,30 @@ class MemoryBroker:
         stamps: list[int] = []
         keep, size_of, stamp = stored.append, sizes.append, stamps.append
         measure = record_size
-        # One pass that checks, sizes and builds; the log is touched only after it, so a bad
-        # record leaves the partition as it was (Kafka rejects a batch whole).
+        # One pass that sizes and builds; the log is touched only after it, so a refused
+        # record leaves the partition as it was (Kafka refuses a batch whole).
         for offset, (key, value, headers, timestamp) in enumerate(records, base):
-            if value is not None and type(value) is not bytes:
-                raise TypeError(f"record value must be bytes or None, not {type(value).__name__}")
-            if key is not None and type(key) is not bytes:
-                raise TypeError(f"record key must be bytes or None, not {type(key).__name__}")
-            # The producer's own size check uses the same bound, so a record it lets through
-            # is never refused here for size.
+            # The producer's own size check uses the same measure, so a record it lets
+            # through is never refused here for size.
             size = measure(key, value, headers)
             if size > limit:
-                raise MessageTooLarge(
-                    f"record of {size} bytes is larger than the broker's maximum of {limit}"
-                )
+                raise _too_large(offset - base, size, broker_limit, max_record_bytes)
             if timestamp is None or log_append:
                 timestamp = now
+            elif not earliest <= timestamp <= latest:
+                raise ConfigError(
+                    "timestamp",
+                    f"record {offset - base}: {timestamp} is outside the topic's bounds "
+                    f"[{earliest}, {latest}] around the broker's time {now} "
+                    "(message.timestamp.before.max.ms, message.timestamp.after.max.ms)",
+                )
             total += size
             size_of(total)
             stamp(timestamp)
             keep((offset, timestamp, key, value, headers))
         part.records.extend(stored)
         part.cum.extend(sizes)
-        retention_records = _setting(t.retention_records, self.retention_records)
+        retention_records = _setting(None, self.retention_records)
         retention_bytes = _setting(t.retention_bytes, self.retention_bytes)
         if retention_records is not None or retention_bytes is not None:
             part.trim(retention_records, retention_bytes)
@@ -215,11 +251,12 @@ class MemoryBroker:
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         """``(log start, high watermark)`` of a partition. ``UnknownTopic``."""
-        part = self._partition(topic, partition)
+        part = self.partition_log(topic, partition)
         return part.log_start, part.high_watermark
 
     def list_offsets(self, topic: str, specs: Mapping[int, int]) -> dict[int, int | None]:
         """Resolve ``EARLIEST``, ``LATEST`` or a timestamp per partition (``Backend``)."""
+        check_topic(topic)
         check_offset_specs(specs)
         out: dict[int, int | None] = {}
         for partition, spec in specs.items():
@@ -234,15 +271,29 @@ class MemoryBroker:
 
     def waiting(self, topic: str, partition: int) -> int:
         """How many fetches are parked on a partition, waiting for records."""
-        return len(self._partition(topic, partition).waiters)
+        return len(self.partition_log(topic, partition).waiters)
 
     # -- group offsets -------------------------------------------------------------------
 
     def commit_offsets(self, group: str, offsets: Mapping[TopicPartition, CommittedOffset]) -> None:
-        """Store offsets for ``group``; ``UnknownTopic`` (and nothing stored) for a bad one."""
+        """Store offsets for ``group``; ``UnknownTopic`` (and nothing stored) for a bad one.
+
+        Metadata longer than ``offset_metadata_max_bytes`` characters (UTF-16 units, as Java
+        counts a ``String``) raises ``ConfigError("metadata")``, Kafka's
+        ``OFFSET_METADATA_TOO_LARGE``.
+        """
         check_group(group)
-        for topic, partition in offsets:
+        check_commit(offsets)
+        limit = self.offset_metadata_max_bytes
+        for (topic, partition), committed in offsets.items():
             self._partition(topic, partition)
+            metadata = committed.metadata
+            if len(metadata) > limit // 2 and _java_length(metadata) > limit:
+                raise ConfigError(
+                    "metadata",
+                    f"{topic}[{partition}]: {_java_length(metadata)} characters, more than the "
+                    f"broker's offset.metadata.max.bytes ({limit})",
+                )
         self._groups.setdefault(group, {}).update(offsets)
 
     def committed_offsets(
@@ -250,12 +301,30 @@ class MemoryBroker:
     ) -> dict[TopicPartition, CommittedOffset]:
         """The group's committed offsets for ``partitions``; those never committed are absent."""
         check_group(group)
+        check_topic_partitions(partitions)
         stored = self._groups.get(group, {})
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
     def groups(self) -> list[str]:
         """Ids of the groups that committed offsets, sorted."""
         return sorted(g for g, offsets in self._groups.items() if offsets)
+
+
+def _too_large(index: int, size: int, broker_limit: int, client_limit: int | None) -> Exception:
+    if client_limit is not None and size > client_limit:
+        return MessageTooLarge(
+            f"record {index} is {size} bytes as a batch of its own, more than "
+            f"producer.max_message_bytes ({client_limit})"
+        )
+    return MessageTooLarge(
+        f"record {index} is {size} bytes as a batch of its own, more than the broker's "
+        f"maximum of {broker_limit} (max.message.bytes)"
+    )
+
+
+def _java_length(text: str) -> int:
+    # Java's String.length(): UTF-16 code units, two for a character outside the BMP.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _brokers: dict[str, MemoryBroker] = {}

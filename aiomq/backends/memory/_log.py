@@ -6,21 +6,78 @@ topics, the backend (``_backend.py``) parks fetches on a partition's ``waiters``
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 
 from ...concurrency._park import Parker, wake_all
-from ...errors import OffsetOutOfRange
+from ...errors import ConfigError, OffsetOutOfRange
 from ..base import FetchResult, Record
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "PartitionLog", "TopicLog"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "TOPIC_CONFIGS",
+    "PartitionLog",
+    "TopicLog",
+    "check_topic_config",
+]
 
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 """Kafka's ``message.max.bytes`` default: the largest record batch the broker accepts."""
 
+TOPIC_CONFIGS = frozenset(
+    {
+        "cleanup.policy",
+        "compression.gzip.level",
+        "compression.lz4.level",
+        "compression.type",
+        "compression.zstd.level",
+        "delete.retention.ms",
+        "file.delete.delay.ms",
+        "flush.messages",
+        "flush.ms",
+        "follower.replication.throttled.replicas",
+        "index.interval.bytes",
+        "leader.replication.throttled.replicas",
+        "local.retention.bytes",
+        "local.retention.ms",
+        "max.compaction.lag.ms",
+        "max.message.bytes",
+        "message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.type",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "preallocate",
+        "remote.log.copy.disable",
+        "remote.log.delete.on.disable",
+        "remote.storage.enable",
+        "retention.bytes",
+        "retention.ms",
+        "segment.bytes",
+        "segment.index.bytes",
+        "segment.jitter.ms",
+        "segment.ms",
+        "unclean.leader.election.enable",
+    }
+)
+"""The topic config names Kafka 4.1 knows (what DescribeConfigs lists for a topic).
+
+A topic is created with any of them; the log applies ``retention.bytes``,
+``max.message.bytes``, ``message.timestamp.type``, ``message.timestamp.after.max.ms`` and
+``message.timestamp.before.max.ms`` and keeps the others as given. Any other name is
+refused, as Kafka refuses it.
+"""
+
 # Drop records that retention deleted once they are at least this many and half the list:
 # one list move per many appends instead of one per append.
 _COMPACT_AT = 4096
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_TIMESTAMP_AFTER_MAX_MS = 3_600_000  # Kafka 4's default: one hour
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
 
 
 class PartitionLog:
@@ -103,7 +160,13 @@ class PartitionLog:
 
 
 class TopicLog:
-    """A topic: its partitions and the topic-level settings that override the broker's."""
+    """A topic: its partitions and the topic configs that override the broker's settings.
+
+    ``config`` has passed ``check_topic_config``. ``timestamp_after_max`` and
+    ``timestamp_before_max`` bound a CreateTime timestamp around the broker's clock, in
+    milliseconds (Kafka's ``message.timestamp.after.max.ms``, one hour by default, and
+    ``message.timestamp.before.max.ms``, no bound by default).
+    """
 
     __slots__ = (
         "config",
@@ -111,32 +174,60 @@ class TopicLog:
         "max_message_bytes",
         "partitions",
         "retention_bytes",
-        "retention_records",
+        "timestamp_after_max",
+        "timestamp_before_max",
     )
 
     def __init__(self, partitions: int, config: Mapping[str, str]) -> None:
         self.partitions = [PartitionLog() for _ in range(partitions)]
         self.config = dict(config)
-        self.retention_bytes = _int_config(config, "retention.bytes")
-        self.retention_records = _int_config(config, "retention.records")
+        self.retention_bytes = _long_config(config, "retention.bytes")
         self.max_message_bytes = _int_config(config, "max.message.bytes")
-        kind = config.get("message.timestamp.type", "CreateTime")
-        if kind not in ("CreateTime", "LogAppendTime"):
-            raise ValueError(
-                f"message.timestamp.type must be CreateTime or LogAppendTime, not {kind!r}"
-            )
-        self.log_append_time = kind == "LogAppendTime"
+        self.log_append_time = config.get("message.timestamp.type") == "LogAppendTime"
+        after = _parse(config, "message.timestamp.after.max.ms", 0, _INT64_MAX)
+        before = _parse(config, "message.timestamp.before.max.ms", 0, _INT64_MAX)
+        self.timestamp_after_max = _TIMESTAMP_AFTER_MAX_MS if after is None else after
+        self.timestamp_before_max = _INT64_MAX if before is None else before
+
+
+def check_topic_config(config: Mapping[str, str]) -> None:
+    """Refuse what Kafka 4.1 refuses: an unknown name, or a bad value of a config the log
+    applies, with ``ConfigError("config", ...)``. Values of the other configs are kept
+    unchecked."""
+    for key in config:
+        if key not in TOPIC_CONFIGS:
+            raise ConfigError("config", f"unknown topic config {key!r}")
+    _long_config(config, "retention.bytes")
+    _int_config(config, "max.message.bytes")
+    _parse(config, "message.timestamp.after.max.ms", 0, _INT64_MAX)
+    _parse(config, "message.timestamp.before.max.ms", 0, _INT64_MAX)
+    kind = config.get("message.timestamp.type", "CreateTime")
+    if kind not in ("CreateTime", "LogAppendTime"):
+        raise ConfigError(
+            "config", f"message.timestamp.type must be CreateTime or LogAppendTime, not {kind!r}"
+        )
+
+
+def _long_config(config: Mapping[str, str], key: str) -> int | None:
+    # Kafka's LONG with no validator: any value; a negative one means "no limit", which
+    # overrides the broker's setting (None: not set, the broker's applies).
+    return _parse(config, key, -_INT64_MAX - 1, _INT64_MAX)
 
 
 def _int_config(config: Mapping[str, str], key: str) -> int | None:
-    # None: not set, the broker's setting applies; -1: Kafka's "no limit", which overrides it.
+    # Kafka's INT with atLeast(0).
+    return _parse(config, key, 0, _INT32_MAX)
+
+
+def _parse(config: Mapping[str, str], key: str, minimum: int, maximum: int) -> int | None:
     raw = config.get(key)
     if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"topic config {key} must be an integer, not {raw!r}") from None
-    if value < -1:
-        raise ValueError(f"topic config {key} must be >= 0 or -1, not {value}")
+    if _INTEGER.fullmatch(raw.strip()) is None:  # as Java parses it: no "1_000"
+        raise ConfigError("config", f"topic config {key} must be an integer, not {raw!r}")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise ConfigError(
+            "config", f"topic config {key} must be between {minimum} and {maximum}, not {value}"
+        )
     return value
