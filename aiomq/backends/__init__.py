@@ -68,10 +68,14 @@ def backend_from_url(url: str, config: Config) -> Backend:
     ``memory://`` is the shared in-process broker, ``memory://name`` a separate one;
     ``kafka://host:port[,host:port]`` a Kafka cluster (port 9092 when left out). The Go
     counterpart is the address list handed to ``sarama.NewClient(addrs, config)``; sarama
-    has no URL and no in-process broker.
+    has no URL and no in-process broker. Whitespace or a control character anywhere in the
+    URL, and an option given twice, are errors too, not silently dropped or overridden.
     """
     if not isinstance(url, str):
         raise ConfigError("url", f"must be a str, not {type(url).__name__}")
+    # urlsplit silently drops tabs and newlines and strips spaces at the ends: a URL pasted
+    # with a newline in a host name must fail here, not connect somewhere else.
+    _refuse_blanks(url, url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -83,7 +87,9 @@ def backend_from_url(url: str, config: Config) -> Backend:
     if parts.scheme == "memory":
         if parts.path not in ("", "/"):
             raise ConfigError("url", f"{url!r}: use memory://NAME, without a path")
-        return MemoryBackend(broker(parts.netloc), url=url, auto_create_topics=auto_create)
+        return MemoryBackend(
+            broker(parts.netloc), url=url, auto_create_topics=auto_create, config=config
+        )
     if parts.scheme == "kafka":
         hosts = parse_bootstrap(parts.netloc, url)
         if parts.path not in ("", "/"):
@@ -101,10 +107,12 @@ def parse_bootstrap(netloc: str, url: str = "") -> list[tuple[str, int]]:
 
     Each broker is ``host[:port]`` with port 9092 when left out; an IPv6 address goes in
     brackets (``[::1]`` or ``[::1]:9093``), as in a URL. Anything else (a bare IPv6 address,
-    an empty host, a port that is not 1-65535) raises ``ConfigError("url", ...)``. sarama
+    an empty host, whitespace, a port that is not 1-65535 in ASCII digits) raises
+    ``ConfigError("url", ...)``. sarama
     takes the same list as ``[]string{"h1:9092", ...}`` and fails only when it dials.
     """
     shown = url or netloc
+    _refuse_blanks(netloc, shown)
     if not netloc:
         raise ConfigError("url", f"{shown!r}: no broker address (kafka://host:port)")
     if "@" in netloc:
@@ -124,10 +132,16 @@ def parse_bootstrap(netloc: str, url: str = "") -> list[tuple[str, int]]:
                 port_text = str(DEFAULT_KAFKA_PORT)
         if not host or "[" in host or "]" in host:
             raise ConfigError("url", f"{shown!r}: empty or bad host in {item!r}")
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        # isdigit() alone takes "²" and "٣", which int() refuses or reads as another number.
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise ConfigError("url", f"{shown!r}: bad port {port_text!r} in {item!r}")
         hosts.append((host, int(port_text)))
     return hosts
+
+
+def _refuse_blanks(text: str, shown: str) -> None:
+    if not text.isprintable() or any(char.isspace() for char in text):
+        raise ConfigError("url", f"{shown!r}: whitespace or a control character in the URL")
 
 
 def _options(url: str, query: str) -> dict[str, bool]:
@@ -140,6 +154,8 @@ def _options(url: str, query: str) -> dict[str, bool]:
         if key not in _OPTIONS:
             known = ", ".join(sorted(_OPTIONS))
             raise ConfigError("url", f"{url!r}: unknown option {key!r} (known: {known})")
+        if key in options:
+            raise ConfigError("url", f"{url!r}: option {key} is given twice")
         flag = _FLAGS.get(value.lower())
         if flag is None:
             raise ConfigError("url", f"{url!r}: option {key} must be true or false, not {value!r}")
