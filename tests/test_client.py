@@ -18,6 +18,9 @@ from aiomq.config import Config
 from aiomq.errors import BrokerUnavailable, ClosedError, ConfigError, UnknownTopic
 from aiomq.partitioner import HashPartitioner, murmur2
 
+# A client that fails to close something fails its test by name instead of hanging it.
+pytestmark = pytest.mark.fail_after(5)
+
 
 @pytest.fixture
 def url() -> Iterator[str]:

@@ -1,27 +1,56 @@
-"""What the concurrency tests share: a task group that cannot hang a test, and a task whose
-cancellation lands at once on both backends."""
+"""What the concurrency tests share: a bound that fails a stuck test by name, a task group
+under that bound, and a task whose cancellation lands at once on both backends."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Generic, TypeVar
 
 import anyio
+import pytest
 from anyio.abc import TaskGroup, TaskStatus
 
 from aiomq.concurrency._park import ASYNCIO, current
 
-__all__ = ["Task", "start", "task_group"]
+__all__ = ["BOUND", "EXAMPLE_BOUND", "Task", "bounded", "start", "task_group"]
 
 T = TypeVar("T")
+
+BOUND = 5.0
+"""Seconds a concurrency test may run: the slowest takes well under one on a loaded machine."""
+
+EXAMPLE_BOUND = 2.0
+"""Seconds one hypothesis example may run (they take milliseconds). Kept short because
+hypothesis re-runs a failing example many times while it shrinks it."""
+
+
+@contextmanager
+def bounded(seconds: float = BOUND) -> Iterator[anyio.CancelScope]:
+    """Cancel the block after ``seconds`` and then fail the test, whatever the block did.
+
+    A bare ``anyio.fail_after`` raises ``TimeoutError`` only if its cancellation comes back
+    out of the block, and often it does not: an ErrGroup raises its first error instead (the
+    error wins over a cancellation from outside), a ``pytest.raises`` around it then passes,
+    and a task that catches the cancellation finishes normally. Here the test fails in every
+    case, with the stuck await in the traceback (the cancellation is the failure's context).
+    """
+    with anyio.CancelScope(deadline=anyio.current_time() + seconds) as scope:
+        try:
+            yield scope
+        finally:
+            if scope.cancel_called:
+                pytest.fail(
+                    f"still running after {seconds} s: a deadlock or a lost wake-up "
+                    "(the exception above shows where it waited)"
+                )
 
 
 @asynccontextmanager
 async def task_group() -> AsyncIterator[TaskGroup]:
     """A task group that fails the test instead of hanging it when something deadlocks."""
-    with anyio.fail_after(5):
+    with bounded():
         async with anyio.create_task_group() as tg:
             yield tg
 

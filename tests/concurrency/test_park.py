@@ -172,50 +172,36 @@ class TestQueues:
 class TestParkerAsyncioNative:
     """Plain ``Task.cancel()`` races that anyio's cancel scopes never produce."""
 
-    def test_wake_after_cancel_request_returns_false(self) -> None:
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    async def test_wake_after_cancel_request_returns_false(self) -> None:
         # Regression: wake() used to call set_result on the future the cancellation had
         # already cancelled, raising InvalidStateError in the waker.
-        async def main() -> None:
-            parker: Parker[int] = current().parker()
-            task = asyncio.ensure_future(parker.park())
-            await asyncio.sleep(0)
-            task.cancel()
-            assert not parker.waiting
-            assert not parker.wake(1)
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert not parker.woken
+        parker: Parker[int] = current().parker()
+        task = asyncio.ensure_future(parker.park())
+        await asyncio.sleep(0)
+        task.cancel()
+        assert not parker.waiting
+        assert not parker.wake(1)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not parker.woken
 
-        asyncio.run(main())
-
-    def test_cancel_after_wake_raises_with_woken_set(self) -> None:
+    @pytest.mark.parametrize("late_cancel", [False, True])
+    async def test_cancel_after_wake_raises_with_woken_set(self, late_cancel: bool) -> None:
         # A native cancel cannot be deferred: re-arming it would let it escape the
         # asyncio.timeout() that sent it. park() raises; the caller sees woken and gives
         # back what it was handed.
-        async def main() -> None:
-            parker: Parker[int] = current().parker()
-            task = asyncio.ensure_future(parker.park())
-            await asyncio.sleep(0)
-            assert parker.wake(3)
-            task.cancel("stop")
-            with pytest.raises(asyncio.CancelledError, match="stop"):
-                await task
-            assert parker.woken
-
-        asyncio.run(main())
-
-    def test_cancel_after_wake_with_late_cancel_raises(self) -> None:
-        async def main() -> None:
-            parker: Parker[int] = current().parker()
-            task = asyncio.ensure_future(parker.park(late_cancel=True))
-            await asyncio.sleep(0)
-            assert parker.wake(3)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert parker.woken
-
-        asyncio.run(main())
+        parker: Parker[int] = current().parker()
+        task = asyncio.ensure_future(parker.park(late_cancel=late_cancel))
+        await asyncio.sleep(0)
+        assert parker.wake(3)
+        task.cancel("stop")
+        with pytest.raises(asyncio.CancelledError, match="stop"):
+            await task
+        assert parker.woken
 
 
 class TestTrioGuestMode:

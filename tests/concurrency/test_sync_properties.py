@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from aiomq.concurrency.semaphore import Weighted, WeightedStats
 from aiomq.concurrency.sync import RWMutex, RWMutexStats
-from tests.concurrency._helpers import Task
+from tests.concurrency._helpers import EXAMPLE_BOUND, Task, bounded
 
 BACKENDS = ["asyncio", "trio"]
 SIZE = 2
@@ -94,7 +94,7 @@ async def run_weighted(script: list[Step]) -> None:
         assert stats == WeightedStats(SIZE, SIZE - model.free, len(model.queue))
         assert 0 <= stats.held <= SIZE
 
-    with anyio.fail_after(10):
+    with bounded(EXAMPLE_BOUND):
         async with anyio.create_task_group() as tg:
             for op, arg, flag in script:
                 if op == "acquire":
@@ -245,7 +245,7 @@ async def run_rw(script: list[Step]) -> None:
         unlock(victim)
         model.release(victim)
 
-    with anyio.fail_after(10):
+    with bounded(EXAMPLE_BOUND):
         async with anyio.create_task_group() as tg:
             for op, arg, flag in script:
                 if op in ("read", "write"):
