@@ -22,6 +22,7 @@ from aiomq.concurrency.context import (
 )
 from aiomq.concurrency.sync import WaitGroup
 from aiomq.errors import Canceled, DeadlineExceeded
+from tests.concurrency._helpers import task_group
 
 pytestmark = pytest.mark.anyio
 
@@ -195,8 +196,13 @@ class TestValue:
 class TestWait:
     async def test_returns_at_once_when_ended(self) -> None:
         ctx, cancel = with_cancel(background())
-        cancel()
-        await ctx.wait()
+        cause = RuntimeError("done")
+        cancel(cause)
+        with anyio.fail_after(1):  # nothing could wake it: were it to park, it would stay
+            await ctx.wait()
+        assert isinstance(ctx.err(), Canceled)
+        assert ctx.cause() is cause
+        assert registered(ctx) == 0  # it left nothing subscribed behind
 
     async def test_ended_wait_is_still_a_checkpoint(self) -> None:
         ctx, cancel = with_cancel(background())
@@ -227,12 +233,26 @@ class TestWait:
 
     async def test_wakes_on_an_ancestors_cancel(self) -> None:
         root, cancel = with_cancel(background())
-        ctx = with_value(with_cancel(root)[0], "k", 1)
-        with anyio.fail_after(5):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(ctx.wait)
-                await anyio.wait_all_tasks_blocked()
-                cancel()
+        middle, _ = with_cancel(root)
+        ctx = with_value(middle, "k", 1)
+        cause = RuntimeError("shutdown")
+        seen: list[tuple[BaseException | None, BaseException | None]] = []
+
+        async def waiter() -> None:
+            await ctx.wait()
+            seen.append((ctx.err(), ctx.cause()))
+
+        async with task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            assert seen == []
+            assert ctx.err() is None
+            cancel(cause)
+        [(err, got_cause)] = seen
+        assert isinstance(err, Canceled)
+        assert err is middle.err()  # a value context reports its parent's end
+        assert got_cause is cause  # the root's cause, two levels up
+        assert registered(ctx) == 0
 
     async def test_cancelled_wait_unsubscribes(self) -> None:
         ctx, cancel = with_cancel(background())

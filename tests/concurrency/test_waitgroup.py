@@ -21,7 +21,15 @@ class TestWaitGroup:
         assert len(wg) == 2
 
     async def test_wait_at_zero_returns_at_once(self) -> None:
-        await WaitGroup().wait()
+        wg = WaitGroup()
+        with anyio.fail_after(1):  # nothing could wake it: were it to park, it would stay
+            await wg.wait()
+            wg.add(2)
+            wg.done()
+            wg.done()
+            await wg.wait()  # back at zero: at once again
+        assert len(wg) == 0
+        assert "waiters=0" in repr(wg)  # it did not queue
 
     async def test_wait_at_zero_is_a_checkpoint(self) -> None:
         with anyio.CancelScope() as cs:
