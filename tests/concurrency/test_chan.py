@@ -25,6 +25,32 @@ from aiomq.errors import AiomqError, Canceled, ChanClosed, DeadlineExceeded
 
 pytestmark = pytest.mark.anyio
 
+ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+
+
+async def _recv(ch: Chan[int], got: list[int]) -> None:
+    got.append(await ch.recv())
+
+
+async def _recv_ok(ch: Chan[int], got: list[int]) -> None:
+    value, ok = await ch.recv_ok()
+    assert ok
+    assert value is not None
+    got.append(value)
+
+
+async def _iterate(ch: Chan[int], got: list[int]) -> None:
+    async for value in ch:
+        got.append(value)
+
+
+RECEIVE: dict[str, Callable[[Chan[int], list[int]], Awaitable[None]]] = {
+    "recv": _recv,
+    "recv_ok": _recv_ok,
+    "async_for": _iterate,
+}
+"""The three plain ways to receive, each appending what it got to a list."""
+
 
 class Recorder:
     """Runs an operation in a task and records how it ended."""
@@ -300,85 +326,89 @@ class TestCancellation:
         assert scope.cancelled_caught
         assert not reached_next_checkpoint
 
+    # asyncio's Task.cancel() lands even when the task's wait already completed, and raises
+    # CancelledError at that await: the tests below make that race happen on purpose.
+
+    @ASYNCIO_ONLY
+    @pytest.mark.parametrize("form", list(RECEIVE))
     @pytest.mark.parametrize("capacity", [0, 1])
-    def test_native_cancel_after_hand_over_gives_the_value_back(self, capacity: int) -> None:
-        # asyncio's Task.cancel() lands even when the task's wait already completed, and
-        # raises CancelledError at that await. Regression: the value used to be returned with
-        # the cancellation re-armed, so a task ending there (wait_for's inner task, this
-        # one) dropped it, and asyncio.timeout let the cancellation escape.
-        async def main() -> None:
-            ch: Chan[int] = Chan(capacity)
-            task = asyncio.ensure_future(ch.recv())
-            await asyncio.sleep(0)
-            ch.send_nowait(5)
-            if capacity:
-                ch.send_nowait(6)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert len(ch) == 1 + capacity  # back at the front, over capacity briefly
-            assert [ch.recv_nowait() for _ in range(1 + capacity)] == [5, 6][: 1 + capacity]
-
-        asyncio.run(main())
-
-    def test_native_cancel_after_hand_over_passes_the_value_to_the_next_receiver(
-        self,
+    async def test_native_cancel_after_hand_over_gives_the_value_back(
+        self, capacity: int, form: str
     ) -> None:
-        async def main() -> None:
-            ch: Chan[int] = Chan()
-            first = asyncio.ensure_future(ch.recv())
-            second = asyncio.ensure_future(ch.recv())
-            await asyncio.sleep(0)
-            ch.send_nowait(5)
-            first.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await first
-            assert await second == 5
-            assert len(ch) == 0
+        # Regression: the value used to be returned with the cancellation re-armed, so a task
+        # ending there (wait_for's inner task, this one) dropped it, and asyncio.timeout let
+        # the cancellation escape.
+        ch: Chan[int] = Chan(capacity)
+        got: list[int] = []
+        task = asyncio.ensure_future(RECEIVE[form](ch, got))
+        await asyncio.sleep(0)
+        ch.send_nowait(5)  # handed to the waiting receiver...
+        if capacity:
+            ch.send_nowait(6)
+        task.cancel()  # ...which is cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert got == []
+        assert len(ch) == 1 + capacity  # back at the front, over capacity briefly
+        assert [ch.recv_nowait() for _ in range(1 + capacity)] == [5, 6][: 1 + capacity]
 
-        asyncio.run(main())
+    @ASYNCIO_ONLY
+    @pytest.mark.parametrize("form", list(RECEIVE))
+    async def test_native_cancel_after_hand_over_passes_the_value_to_the_next_receiver(
+        self, form: str
+    ) -> None:
+        ch: Chan[int] = Chan()
+        got: list[int] = []
+        first = asyncio.ensure_future(RECEIVE[form](ch, got))
+        second = asyncio.ensure_future(ch.recv())
+        await asyncio.sleep(0)
+        ch.send_nowait(5)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert await second == 5
+        assert got == []
+        assert len(ch) == 0
 
-    def test_native_cancel_after_hand_over_to_select_gives_the_value_back(self) -> None:
-        async def main() -> None:
-            a: Chan[int] = Chan()
-            b: Chan[int] = Chan()
-            task = asyncio.ensure_future(select(recv_case(a), recv_case(b)))
-            await asyncio.sleep(0)
-            b.send_nowait(5)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert b.recv_nowait() == 5
-            with pytest.raises(WouldBlock):
-                a.send_nowait(1)  # no waiter left behind
+    @ASYNCIO_ONLY
+    async def test_native_cancel_after_hand_over_to_select_gives_the_value_back(self) -> None:
+        a: Chan[int] = Chan()
+        b: Chan[int] = Chan()
+        task = asyncio.ensure_future(select(recv_case(a), recv_case(b)))
+        await asyncio.sleep(0)
+        b.send_nowait(5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert b.recv_nowait() == 5
+        with pytest.raises(WouldBlock):
+            a.send_nowait(1)  # no waiter left behind
 
-        asyncio.run(main())
+    @ASYNCIO_ONLY
+    async def test_native_cancel_after_the_value_was_taken_raises_but_delivered(self) -> None:
+        ch: Chan[int] = Chan()
+        task = asyncio.ensure_future(ch.send(5))
+        await asyncio.sleep(0)
+        assert ch.recv_nowait() == 5
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(ch) == 0  # delivered once, not put back
 
-    def test_native_cancel_after_the_value_was_taken_raises_but_delivered(self) -> None:
-        async def main() -> None:
-            ch: Chan[int] = Chan()
-            task = asyncio.ensure_future(ch.send(5))
-            await asyncio.sleep(0)
-            assert ch.recv_nowait() == 5
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-
-        asyncio.run(main())
-
-    def test_cancel_requested_before_a_value_arrives_takes_nothing(self) -> None:
+    @ASYNCIO_ONLY
+    @pytest.mark.parametrize("form", list(RECEIVE))
+    async def test_cancel_requested_before_a_value_arrives_takes_nothing(self, form: str) -> None:
         # The task has been cancelled but not run yet: the value goes to the next receiver.
-        async def main() -> None:
-            ch: Chan[int] = Chan(1)
-            task = asyncio.ensure_future(ch.recv())
-            await asyncio.sleep(0)
-            task.cancel()
-            ch.send_nowait(5)
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert ch.recv_nowait() == 5
-
-        asyncio.run(main())
+        ch: Chan[int] = Chan(1)
+        got: list[int] = []
+        task = asyncio.ensure_future(RECEIVE[form](ch, got))
+        await asyncio.sleep(0)
+        task.cancel()
+        ch.send_nowait(5)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert got == []
+        assert ch.recv_nowait() == 5
 
     async def test_fast_path_on_trio_raises_pending_cancellation(self, anyio_backend: str) -> None:
         ch: Chan[int] = Chan(1)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -19,6 +20,10 @@ from hypothesis import strategies as st
 
 from aiomq.concurrency.chan import Chan, WouldBlock, recv_ok_case, select, send_case
 from aiomq.errors import ChanClosed
+from tests.concurrency._helpers import EXAMPLE_BOUND, bounded
+
+T = TypeVar("T")
+_Value = tuple[int, int]  # (producer, sequence number)
 
 BACKENDS = pytest.mark.parametrize("backend", ["asyncio", "trio"])
 SETTINGS = settings(max_examples=100, deadline=None)
@@ -44,6 +49,12 @@ def _exchange_strategies(min_consumers: int) -> dict[str, st.SearchStrategy[Any]
         "capacity": st.integers(0, 3),
         "cancel_rate": st.sampled_from([0.0, 0.1, 0.3, 0.6]),
     }
+
+
+async def _bounded(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``await fn(*args)``, failing the example if it is still running after the bound."""
+    with bounded(EXAMPLE_BOUND):
+        return await fn(*args)
 
 
 def _nth(pauses: list[int], i: int) -> int:
@@ -119,7 +130,7 @@ class TestChanProperties:
     def test_single_task_operations_match_a_deque(
         self, backend: str, capacity: int, ops: list[tuple[str, int, bool]]
     ) -> None:
-        anyio.run(_check_against_model, capacity, ops, backend=backend)
+        anyio.run(_bounded, _check_against_model, capacity, ops, backend=backend)
 
     @BACKENDS
     @SETTINGS
@@ -156,7 +167,7 @@ class TestChanProperties:
                         await anyio.lowlevel.checkpoint()
             return got
 
-        assert anyio.run(main, backend=backend) == values
+        assert anyio.run(_bounded, main, backend=backend) == values
 
     @BACKENDS
     @SETTINGS
@@ -172,6 +183,7 @@ class TestChanProperties:
         cancel_rate: float,
     ) -> None:
         delivered, received, left, cancelled = anyio.run(
+            _bounded,
             _exchange,
             seed,
             producers,
@@ -187,7 +199,7 @@ class TestChanProperties:
         target(cancelled, label="operations cancelled")  # steer towards more cancellations
 
     @SETTINGS
-    @given(**_exchange_strategies(min_consumers=1))
+    @given(**_exchange_strategies(min_consumers=0))
     def test_native_asyncio_cancellation_loses_nothing(
         self,
         seed: int,
@@ -197,12 +209,16 @@ class TestChanProperties:
         capacity: int,
         cancel_rate: float,
     ) -> None:
-        delivered, cancelled_sends, received = asyncio.run(
-            _native_exchange(seed, producers, consumers, per_producer, capacity, cancel_rate)
+        delivered, cancelled_sends, received, forms = asyncio.run(
+            _bounded(
+                _native_exchange, seed, producers, consumers, per_producer, capacity, cancel_rate
+            )
         )
         assert len(set(received)) == len(received)
         # A send that returned was received; a send cancelled late may have been delivered.
         assert set(delivered) <= set(received) <= set(delivered) | set(cancelled_sends)
+        # Steer towards examples where every way of receiving was cancelled natively.
+        target(len(forms), label="receive forms cancelled")
 
 
 async def _native_exchange(
@@ -212,23 +228,31 @@ async def _native_exchange(
     per_producer: int,
     capacity: int,
     cancel_rate: float,
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]], set[str]]:
     """Every operation runs in its own asyncio task, which a chaos loop cancels with plain
     ``Task.cancel()``: the race anyio's cancel scopes never produce, where the cancellation
-    lands after the hand-over but before the task resumes."""
+    lands after the hand-over but before the task resumes.
+
+    Each channel keeps a plain receiver, which receives with ``recv``, ``recv_ok`` or a whole
+    ``async for`` loop (picked at random each time), so a plain send always finds one;
+    ``consumers`` more receive through ``select`` on both channels. Returns what was
+    delivered, the sends cancelled (maybe delivered), what was received, and which forms of
+    receiving were cancelled at least once.
+    """
     rng = random.Random(seed)
-    chans: list[Chan[tuple[int, int]]] = [Chan(capacity), Chan(capacity)]
-    delivered: list[tuple[int, int]] = []
-    cancelled_sends: list[tuple[int, int]] = []
-    received: list[tuple[int, int]] = []
-    pending: set[asyncio.Future[Any]] = set()
+    chans: list[Chan[_Value]] = [Chan(capacity), Chan(capacity)]
+    delivered: list[_Value] = []
+    cancelled_sends: list[_Value] = []
+    received: list[_Value] = []
+    forms_cancelled: set[str] = set()
+    pending: dict[asyncio.Future[Any], None] = {}  # a set, in a reproducible order
     stop = False
 
-    async def run(op: Any) -> asyncio.Future[Any]:
+    async def run(op: Awaitable[Any]) -> asyncio.Future[Any]:
         task: asyncio.Future[Any] = asyncio.ensure_future(op)
-        pending.add(task)
+        pending[task] = None
         await asyncio.wait({task})
-        pending.discard(task)
+        del pending[task]
         return task
 
     async def produce(p: int) -> None:
@@ -243,16 +267,46 @@ async def _native_exchange(
             task = await run(op)
             (cancelled_sends if task.cancelled() else delivered).append(value)
 
-    async def consume() -> None:
-        open_chans: list[Chan[tuple[int, int]] | None] = list(chans)
+    async def iterate(ch: Chan[_Value]) -> None:
+        async for value in ch:
+            received.append(value)
+
+    async def consume_one(ch: Chan[_Value]) -> None:
+        while True:
+            form = rng.choice(["recv", "recv_ok", "async for"])
+            if form == "recv":
+                task = await run(ch.recv())
+            elif form == "recv_ok":
+                task = await run(ch.recv_ok())
+            else:
+                task = await run(iterate(ch))
+            if task.cancelled():
+                forms_cancelled.add(form)
+                continue
+            if form == "recv":
+                if isinstance(task.exception(), ChanClosed):
+                    return
+                received.append(task.result())
+            elif form == "recv_ok":
+                value, ok = task.result()
+                if not ok:
+                    return
+                received.append(value)
+            else:
+                return  # the loop ran until the channel was closed and drained
+
+    async def consume_both() -> None:
+        open_chans: list[Chan[_Value] | None] = list(chans)
         while any(ch is not None for ch in open_chans):
             task = await run(select(*(recv_ok_case(ch) for ch in open_chans)))
-            if not task.cancelled():
-                index, (value, ok) = task.result()
-                if ok:
-                    received.append(value)
-                else:
-                    open_chans[index] = None
+            if task.cancelled():
+                forms_cancelled.add("select")
+                continue
+            index, (value, ok) = task.result()
+            if ok:
+                received.append(value)
+            else:
+                open_chans[index] = None
 
     async def chaos() -> None:
         while not stop:
@@ -262,17 +316,22 @@ async def _native_exchange(
                     task.cancel()
 
     chaos_task = asyncio.ensure_future(chaos())
-    workers = [asyncio.ensure_future(consume()) for _ in range(consumers)]
-    await asyncio.gather(*(produce(p) for p in range(producers)))
+    workers = [asyncio.ensure_future(consume_one(ch)) for ch in chans]
+    workers += [asyncio.ensure_future(consume_both()) for _ in range(consumers)]
+    try:
+        await asyncio.gather(*(produce(p) for p in range(producers)))
+        for ch in chans:
+            ch.close()
+        await asyncio.gather(*workers)
+    finally:
+        stop = True
+        for worker in workers:
+            worker.cancel()  # only if the bound cut the example short
+        await chaos_task
     for ch in chans:
-        ch.close()
-    await asyncio.gather(*workers)
-    stop = True
-    await chaos_task
-    for ch in chans:
-        # A value given back after the last consumer saw the channel closed stays buffered.
+        # A value given back after the last receiver saw the channel closed stays buffered.
         received.extend([v async for v in ch])
-    return delivered, cancelled_sends, received
+    return delivered, cancelled_sends, received, forms_cancelled
 
 
 async def _exchange(
