@@ -4,8 +4,11 @@
 checks itself on construction, and ``Config.validate()`` re-checks the whole tree after
 mutation (sarama's ``Config.Validate``); ``aiomq.connect`` calls it. A bad value raises
 ``ConfigError`` naming the dotted field (``producer.timeout``). Durations are ``float``
-seconds, not Go's ``time.Duration``. Defaults follow sarama where the two agree with Kafka's
-Java client, and aiokafka's where sarama has no counterpart.
+seconds, not Go's ``time.Duration``, from 1 ms to 2**31 - 1 ms (Kafka carries them as int32
+milliseconds); sizes in bytes fit an int32 too. Defaults follow sarama where the two agree
+with Kafka's Java client, and aiokafka's where sarama has no counterpart. Each field is
+documented where it is declared: what it does, its default and unit, its sarama and Java
+names, and whether anything reads it yet.
 """
 
 from __future__ import annotations
@@ -101,26 +104,53 @@ class SaslMechanism(StrEnum):
 
 
 # --- checks shared by the dataclasses; each names the dotted field it rejects -------------
+#
+# Kafka carries durations as int32 milliseconds and sizes as int32 bytes: a value outside
+# those ranges would fail at the first request (or be truncated to 0 ms), so it fails here.
+
+INT32_MAX = 2**31 - 1
+MAX_SECONDS = INT32_MAX / 1000
+"""The longest duration Kafka carries: 2**31 - 1 milliseconds, about 24.8 days."""
+
+MAX_STRING_BYTES = 2**15 - 1
+"""The longest string Kafka's protocol carries (an INT16 length), in UTF-8 bytes."""
 
 
-def _number(path: str, value: object, *, positive: bool = True) -> float:
+def _number(path: str, value: object, *, zero: bool = False) -> float:
+    """A duration in seconds from 1 ms to ``MAX_SECONDS`` (or exactly 0 with ``zero``)."""
     # bool is an int subclass; ``timeout=True`` is a mistake, not one second.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(path, f"must be a number of seconds, not {type(value).__name__}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ConfigError(path, f"must be finite, not {value}")
-    if positive and value <= 0:
-        raise ConfigError(path, f"must be > 0, not {value}")
-    if not positive and value < 0:
-        raise ConfigError(path, f"must be >= 0, not {value}")
+    if zero and value == 0:
+        return 0.0
+    # Compared before float(): float(10**400) raises OverflowError. NaN fails it too.
+    if not 0.001 <= value <= MAX_SECONDS:
+        least = "0 or between 0.001" if zero else "between 0.001"
+        raise ConfigError(
+            path,
+            f"must be {least} and {MAX_SECONDS} s (Kafka's int32 milliseconds), not {value}",
+        )
     return float(value)
 
 
-def _integer(path: str, value: object, *, minimum: int) -> int:
+def _integer(path: str, value: object, *, minimum: int, maximum: int | None = INT32_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(path, f"must be an int, not {type(value).__name__}")
     if value < minimum:
         raise ConfigError(path, f"must be >= {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(path, f"must be <= {maximum} (Kafka's int32), not {value}")
+    return value
+
+
+def _text(path: str, value: object, *, empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(path, f"must be a str, not {type(value).__name__}")
+    if not empty and not value:
+        raise ConfigError(path, "must be a non-empty str")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_STRING_BYTES:
+        raise ConfigError(path, f"is {size} bytes in UTF-8, more than {MAX_STRING_BYTES}")
     return value
 
 
@@ -145,44 +175,82 @@ def _member(path: str, enum: type[_E], value: object) -> _E:
 
 
 # --- the tree ------------------------------------------------------------------------------
+#
+# Each field has its docstring right under it: what it does, its default and unit, its sarama
+# and Java names, and, for settings of parts not built yet, that nothing reads it yet.
 
 
 @dataclass(slots=True)
 class ProducerConfig:
-    """Producer settings (sarama's ``Config.Producer``).
-
-    ``required_acks`` (``Acks.LOCAL``, sarama's default); ``partitioner``: a name (``"hash"``,
-    ``"random"``, ``"round_robin"``, ``"manual"``), a ``Partitioner`` or a callable
-    ``(topic, key, partitions) -> int``, resolved per producer by ``partitioner_from``;
-    ``return_successes`` (False: ``AsyncProducer.successes`` is None); ``timeout`` (10 s, how
-    long the broker waits for ``required_acks``, and on Kafka how long a batch may take to
-    be acknowledged in all, retries included: aiokafka's producer ``request_timeout_ms``);
-    ``max_message_bytes`` (1 MiB, aiokafka's ``max_request_size``; sarama uses 1,000,000);
-    ``linger`` (0 s, sarama's ``Flush.Frequency``) and ``batch_size`` (16 KiB, sarama's
-    ``Flush.Bytes``): how long and up to how many bytes a producer gathers records into one
-    batch; the backend sends each batch it is given at once, as one Kafka batch up to
-    ``max_message_bytes`` (no aiokafka ``linger_ms`` on top); ``compression``
-    (``Compression.NONE``); ``idempotent`` (False, Java's ``enable.idempotence``): the broker
-    drops a batch the producer sent twice, so retries neither duplicate nor reorder records;
-    needs ``required_acks = Acks.ALL``; ``buffer_bytes`` (32 MiB, Java's ``buffer.memory``):
-    the bytes of records a producer holds accepted and not yet delivered; ``block_timeout``
-    (60 s, Java's ``max.block.ms``): how long a send waits for room in that buffer (or in an
-    async producer's input) before it fails.
-    """
+    """Producer settings (sarama's ``Config.Producer``), read by ``SyncProducer``,
+    ``AsyncProducer`` and the backends they send through."""
 
     PATH: ClassVar[str] = "producer"
 
     required_acks: Acks = Acks.LOCAL
+    """How many replicas must have a batch before the broker acknowledges it: ``Acks.LOCAL``
+    (the leader; sarama's default ``WaitForLocal``), ``Acks.ALL`` or ``Acks.NONE``. sarama's
+    ``Producer.RequiredAcks``, Java's ``acks``. The Kafka backend sends it with every
+    produce request; ``memory://`` has one replica and acknowledges every append."""
+
     partitioner: PartitionerLike = "hash"
+    """How a record without an explicit partition gets one: a name (``"hash"``: Java's murmur2
+    of the key, a random partition for a key-less record; ``"random"``, ``"round_robin"``,
+    ``"manual"``), a ``Partitioner`` or a callable ``(topic, key, partitions) -> int``,
+    resolved once per client by ``partitioner_from``. Default ``"hash"``. sarama's
+    ``Producer.Partitioner``, Java's ``partitioner.class``."""
+
     return_successes: bool = False
+    """Whether ``AsyncProducer.successes`` delivers each acknowledged message (True) or is
+    None (False, the default). sarama's ``Producer.Return.Successes``; Java reports each
+    record to its callback instead. ``SyncProducer`` always returns the result."""
+
     timeout: float = 10.0
+    """Seconds a produce may take on Kafka, from the first attempt to the acknowledgement,
+    metadata look-ups and retries included; also the broker's wait for ``required_acks``.
+    Default 10 s; 1 ms to about 24.8 days (Kafka's int32 milliseconds). sarama's
+    ``Producer.Timeout``, Java's ``delivery.timeout.ms`` with ``request.timeout.ms``.
+    ``memory://`` appends at once and does not read it."""
+
     max_message_bytes: int = MiB
+    """The largest record a producer sends, in bytes, measured as Kafka does: a batch holding
+    that record alone (``aiomq.message.record_size``). A larger one fails with
+    ``MessageTooLarge`` before anything is sent, on every backend; it is also the most a
+    Kafka produce request carries in one batch. Default 1 MiB (Java's; sarama's is
+    1,000,000); 1 to 2**31 - 1. sarama's ``Producer.MaxMessageBytes``, Java's
+    ``max.request.size``. The topic's ``max.message.bytes`` applies on top, on the broker."""
+
     linger: float = 0.0
+    """Seconds a partition's open batch waits for more records before it is sent. 0 (the
+    default): sent as soon as the partition has nothing in flight, so batches grow with the
+    load. 0, or 1 ms to about 24.8 days. sarama's ``Producer.Flush.Frequency``, Java's
+    ``linger.ms``."""
+
     batch_size: int = 16 * 1024
+    """Bytes at which a partition's open batch closes and is sent. Default 16 KiB (Java's);
+    1 to 2**31 - 1. sarama's ``Producer.Flush.Bytes``, Java's ``batch.size``."""
+
     compression: Compression = Compression.NONE
+    """The codec of record batches sent to Kafka: ``NONE`` (the default), ``GZIP``,
+    ``SNAPPY``, ``LZ4`` or ``ZSTD`` (the last three need the ``cramjam`` package). sarama's
+    ``Producer.Compression``, Java's ``compression.type``. ``memory://`` stores records
+    uncompressed and does not read it."""
+
     idempotent: bool = False
+    """Whether the broker drops a batch the producer sent twice, so retries neither duplicate
+    nor reorder records (Kafka's producer ids and sequence numbers); needs
+    ``required_acks = Acks.ALL``. Default False. sarama's ``Producer.Idempotent``, Java's
+    ``enable.idempotence``. ``memory://`` never appends a batch twice and does not read it."""
+
     buffer_bytes: int = 32 * MiB
+    """Bytes of records a producer holds, accepted and not yet delivered; a send waits for
+    room beyond it. Default 32 MiB (Java's); at least 1. Java's ``buffer.memory``; sarama
+    has no byte bound (its ``ChannelBufferSize`` counts messages)."""
+
     block_timeout: float = 60.0
+    """Seconds a send waits for room in ``buffer_bytes`` (or in an async producer's input)
+    before it fails. Default 60 s (Java's); 0 (fail at once), or 1 ms to about 24.8 days.
+    Java's ``max.block.ms``; sarama blocks without a bound."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -195,12 +263,12 @@ class ProducerConfig:
         _flag(f"{p}.return_successes", self.return_successes)
         _number(f"{p}.timeout", self.timeout)
         _integer(f"{p}.max_message_bytes", self.max_message_bytes, minimum=1)
-        _number(f"{p}.linger", self.linger, positive=False)
+        _number(f"{p}.linger", self.linger, zero=True)
         _integer(f"{p}.batch_size", self.batch_size, minimum=1)
         self.compression = _member(f"{p}.compression", Compression, self.compression)
         _flag(f"{p}.idempotent", self.idempotent)
-        _integer(f"{p}.buffer_bytes", self.buffer_bytes, minimum=1)
-        _number(f"{p}.block_timeout", self.block_timeout, positive=False)
+        _integer(f"{p}.buffer_bytes", self.buffer_bytes, minimum=1, maximum=None)
+        _number(f"{p}.block_timeout", self.block_timeout, zero=True)
         if self.idempotent and self.required_acks is not Acks.ALL:
             raise ConfigError(
                 f"{p}.idempotent", f"needs {p}.required_acks = Acks.ALL, not {self.required_acks!r}"
@@ -209,19 +277,28 @@ class ProducerConfig:
 
 @dataclass(slots=True)
 class OffsetsConfig:
-    """Offset settings (sarama's ``Config.Consumer.Offsets``).
+    """Where consumers start and how groups commit (sarama's ``Config.Consumer.Offsets``).
 
-    ``initial``: where to start without a committed offset (``Offset.NEWEST``, sarama's
-    default); ``commit_interval``: how often a group commits marked offsets (1 s);
-    ``auto_commit``: whether it does so at all (True; with False only ``group.commit()``
-    commits).
+    Nothing reads these settings yet: they are for the consumers and groups being built.
     """
 
     PATH: ClassVar[str] = "consumer.offsets"
 
     initial: Offset = Offset.NEWEST
+    """Where a consumer starts in a partition with no committed offset: ``Offset.NEWEST``
+    (the next record produced; sarama's default) or ``Offset.OLDEST`` (the first record
+    still held). sarama's ``Consumer.Offsets.Initial``, Java's ``auto.offset.reset``
+    (``latest``, ``earliest``). Nothing reads it yet."""
+
     commit_interval: float = 1.0
+    """Seconds between a group's commits of the offsets it marked. Default 1 s (sarama's;
+    Java's is 5 s); 1 ms to about 24.8 days. sarama's ``Consumer.Offsets.AutoCommit.Interval``,
+    Java's ``auto.commit.interval.ms``. Nothing reads it yet."""
+
     auto_commit: bool = True
+    """Whether a group commits marked offsets every ``commit_interval`` (True, the default)
+    or only when ``group.commit()`` is called. sarama's ``Consumer.Offsets.AutoCommit.Enable``,
+    Java's ``enable.auto.commit``. Nothing reads it yet."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -236,20 +313,28 @@ class OffsetsConfig:
 
 @dataclass(slots=True)
 class FetchConfig:
-    """Fetch sizes (sarama's ``Config.Consumer.Fetch``), in bytes.
+    """How much a consumer's fetch asks for, in bytes (sarama's ``Config.Consumer.Fetch``).
 
-    ``min`` (1): the broker answers once this much is ready or ``consumer.max_wait`` passes;
-    ``default`` (1 MiB): per partition per request (aiokafka's ``max_partition_fetch_bytes``);
-    ``max`` (50 MiB): per request (aiokafka's ``fetch_max_bytes``; sarama's 0 means no limit,
-    aiomq always has one). Kafka still returns a record larger than these so consumption never
-    stalls.
+    A record larger than these is still returned, so consumption never stalls. Nothing reads
+    these settings yet: they are for the consumers being built.
     """
 
     PATH: ClassVar[str] = "consumer.fetch"
 
     min: int = 1
+    """Bytes the broker waits for before it answers a fetch, or until ``consumer.max_wait``
+    passes. Default 1; 1 to 2**31 - 1. sarama's ``Consumer.Fetch.Min``, Java's
+    ``fetch.min.bytes``. Nothing reads it yet."""
+
     default: int = MiB
+    """Bytes a fetch asks for per partition. Default 1 MiB; 1 to 2**31 - 1, at most ``max``.
+    sarama's ``Consumer.Fetch.Default``, Java's ``max.partition.fetch.bytes``. Nothing reads
+    it yet."""
+
     max: int = 50 * MiB
+    """Bytes a fetch request asks for in all. Default 50 MiB (Java's; sarama's 0 means no
+    limit, aiomq always has one); 1 to 2**31 - 1. sarama's ``Consumer.Fetch.Max``, Java's
+    ``fetch.max.bytes``. Nothing reads it yet."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -266,17 +351,24 @@ class FetchConfig:
 
 @dataclass(slots=True)
 class ConsumerConfig:
-    """Consumer settings (sarama's ``Config.Consumer``).
+    """Consumer settings (sarama's ``Config.Consumer``): ``offsets``, ``fetch``, ``max_wait``.
 
-    ``offsets`` and ``fetch`` as above; ``max_wait`` (0.5 s, sarama's ``MaxWaitTime``): how
-    long the broker may hold a fetch waiting for ``fetch.min`` bytes.
+    Nothing reads these settings yet: they are for the consumers and groups being built.
     """
 
     PATH: ClassVar[str] = "consumer"
 
     offsets: OffsetsConfig = field(default_factory=OffsetsConfig)
+    """Where consumers start and how groups commit (``OffsetsConfig``)."""
+
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    """How many bytes a fetch asks for (``FetchConfig``)."""
+
     max_wait: float = 0.5
+    """Seconds the broker may hold a fetch waiting for ``fetch.min`` bytes. Default 0.5 s
+    (sarama's and Java's); 1 ms to about 24.8 days. sarama's ``Consumer.MaxWaitTime``, Java's
+    ``fetch.max.wait.ms``. Nothing reads it yet (``Backend.fetch`` takes its wait as an
+    argument)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -293,19 +385,37 @@ class ConsumerConfig:
 class GroupConfig:
     """Consumer-group settings (sarama's ``Config.Consumer.Group``, sarama-cluster's ``Group``).
 
-    ``return_notifications`` (False: ``group.notifications`` stays empty); ``session_timeout``
-    (10 s) and ``heartbeat_interval`` (3 s), which must be shorter; ``rebalance_timeout``
-    (60 s, how long members get to rejoin); ``rebalance_strategy`` (``RANGE``, sarama's
-    default; aiokafka's is round robin).
+    Nothing reads these settings yet: they are for the consumer groups being built.
     """
 
     PATH: ClassVar[str] = "group"
 
     return_notifications: bool = False
+    """Whether ``group.notifications`` reports each rebalance (True) or stays empty (False,
+    the default). sarama-cluster's ``Group.Return.Notifications``; Java calls a
+    ``ConsumerRebalanceListener``. Nothing reads it yet."""
+
     session_timeout: float = 10.0
+    """Seconds a member may go without a heartbeat before the coordinator drops it from the
+    group. Default 10 s (sarama's; Java's is 45 s); 1 ms to about 24.8 days, and within the
+    broker's ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms``. sarama's
+    ``Consumer.Group.Session.Timeout``, Java's ``session.timeout.ms``. Nothing reads it yet."""
+
     heartbeat_interval: float = 3.0
+    """Seconds between a member's heartbeats; shorter than ``session_timeout`` (a third of it
+    is usual). Default 3 s (sarama's and Java's); 1 ms to about 24.8 days. sarama's
+    ``Consumer.Group.Heartbeat.Interval``, Java's ``heartbeat.interval.ms``. Nothing reads it
+    yet."""
+
     rebalance_timeout: float = 60.0
+    """Seconds members get to rejoin during a rebalance before the coordinator drops those
+    missing. Default 60 s (sarama's; Java uses ``max.poll.interval.ms``, 5 min); 1 ms to about
+    24.8 days. sarama's ``Consumer.Group.Rebalance.Timeout``. Nothing reads it yet."""
+
     rebalance_strategy: RebalanceStrategy = RebalanceStrategy.RANGE
+    """How the group's leader assigns partitions: ``RANGE`` (sarama's default), ``ROUND_ROBIN``
+    or ``STICKY`` (Kafka's assignor names). sarama's ``Consumer.Group.Rebalance.Strategy``,
+    Java's ``partition.assignment.strategy``. Nothing reads it yet."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -329,17 +439,23 @@ class GroupConfig:
 
 @dataclass(slots=True)
 class SaslConfig:
-    """SASL authentication (sarama's ``Config.Net.SASL``); off while ``mechanism`` is None.
-
-    With a mechanism set, ``username`` must not be empty. The password is left out of
-    ``repr``.
-    """
+    """SASL authentication with Kafka (sarama's ``Config.Net.SASL``); off while ``mechanism``
+    is None. ``memory://`` does not read it."""
 
     PATH: ClassVar[str] = "net.sasl"
 
     mechanism: SaslMechanism | None = None
+    """``SaslMechanism.PLAIN``, ``SCRAM_SHA_256`` or ``SCRAM_SHA_512``; None (the default)
+    turns SASL off. sarama's ``Net.SASL.Mechanism`` (with ``Net.SASL.Enable``), Java's
+    ``sasl.mechanism``."""
+
     username: str = ""
+    """The user to log in as; required with a ``mechanism``. Default empty. sarama's
+    ``Net.SASL.User``; Java puts it in ``sasl.jaas.config``."""
+
     password: str = field(default="", repr=False)
+    """The user's password; left out of ``repr``. Default empty. sarama's
+    ``Net.SASL.Password``; Java puts it in ``sasl.jaas.config``."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -364,17 +480,19 @@ class SaslConfig:
 
 @dataclass(slots=True)
 class TlsConfig:
-    """TLS (sarama's ``Config.Net.TLS``): ``enable``, and an optional ``ssl.SSLContext``.
-
-    With ``enable`` and no ``context`` the client uses ``ssl.create_default_context()``
-    (system CAs, hostname checks). A ``context`` without ``enable`` is an error rather than
-    silently unused.
-    """
+    """TLS to Kafka (sarama's ``Config.Net.TLS``). ``memory://`` does not read it."""
 
     PATH: ClassVar[str] = "net.tls"
 
     enable: bool = False
+    """Whether connections to brokers use TLS. Default False. sarama's ``Net.TLS.Enable``,
+    Java's ``security.protocol`` ``SSL`` (or ``SASL_SSL`` with SASL)."""
+
     context: ssl.SSLContext | None = None
+    """The ``ssl.SSLContext`` to connect with (CAs, client certificate, checks); None (the
+    default) means ``ssl.create_default_context()``: the system's CAs, hostname checks. Set
+    without ``enable`` it is an error rather than silently unused. sarama's
+    ``Net.TLS.Config``, Java's ``ssl.*`` settings."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -391,17 +509,22 @@ class TlsConfig:
 
 @dataclass(slots=True)
 class NetConfig:
-    """Network settings (sarama's ``Config.Net``): ``sasl``, ``tls`` and ``request_timeout``.
-
-    ``request_timeout`` (40 s, aiokafka's ``request_timeout_ms``) bounds each broker request;
-    sarama splits it into dial, read and write timeouts.
-    """
+    """Network settings for Kafka (sarama's ``Config.Net``). ``memory://`` does not read
+    them."""
 
     PATH: ClassVar[str] = "net"
 
     sasl: SaslConfig = field(default_factory=SaslConfig)
+    """SASL authentication with the brokers (``SaslConfig``)."""
+
     tls: TlsConfig = field(default_factory=TlsConfig)
+    """TLS to the brokers (``TlsConfig``)."""
+
     request_timeout: float = 40.0
+    """Seconds any request to Kafka may take, retries included (metadata, admin, offsets, a
+    fetch's answer; a produce has ``producer.timeout``). Default 40 s (aiokafka's); 1 ms to
+    about 24.8 days. sarama splits it into ``Net.DialTimeout``, ``Net.ReadTimeout`` and
+    ``Net.WriteTimeout``; Java's ``request.timeout.ms``."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -418,25 +541,42 @@ class NetConfig:
 class Config:
     """The whole client configuration (Go's ``sarama.NewConfig()``).
 
-    ``client_id`` ("aiomq", sarama's "sarama"); ``channel_buffer_size`` (256, sarama's
-    ``ChannelBufferSize``): the capacity of every channel aiomq makes (``successes``,
-    ``errors``, ``notifications``, per-partition message buffers); ``key_codec`` and
-    ``value_codec`` ("bytes"): a codec name or object, see ``aiomq.codecs.resolve``; then the
-    ``producer``, ``consumer``, ``group`` and ``net`` sections.
-
-    Checked on construction; after changing fields call ``validate()`` (``connect`` does), which
-    also normalises plain values (``-1`` to ``Acks.ALL``). Unlike sarama there is no
-    ``Version``: aiokafka negotiates API versions with the broker.
+    Checked on construction; after changing fields call ``validate()`` (``connect`` does),
+    which also normalises plain values (``-1`` to ``Acks.ALL``). Unlike sarama there is no
+    ``Version``: API versions are negotiated with the broker.
     """
 
     client_id: str = "aiomq"
+    """The name the client gives brokers with every request (in their logs, metrics and
+    quotas). Default ``"aiomq"`` (sarama's is ``"sarama"``); not empty, at most 32,767 UTF-8
+    bytes. sarama's ``ClientID``, Java's ``client.id``. ``memory://`` does not read it."""
+
     channel_buffer_size: int = 256
+    """The capacity of the channels aiomq makes for results: an ``AsyncProducer``'s
+    ``successes`` and ``errors`` (and, once they exist, the consumers' message buffers and a
+    group's ``notifications``). Default 256 (sarama's); at least 0. sarama's
+    ``ChannelBufferSize``."""
+
     key_codec: CodecLike = "bytes"
+    """How keys are encoded and decoded: a codec name (``"bytes"``, the default, ``"str"``,
+    ``"json"``, ``"msgpack"``) or a ``Codec`` object; see ``aiomq.codecs.resolve``. sarama's
+    ``Encoder``; Java's ``key.serializer`` and ``key.deserializer``."""
+
     value_codec: CodecLike = "bytes"
+    """How values are encoded and decoded, as ``key_codec``. Default ``"bytes"``. Java's
+    ``value.serializer`` and ``value.deserializer``."""
+
     producer: ProducerConfig = field(default_factory=ProducerConfig)
+    """Producer settings (``ProducerConfig``)."""
+
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
+    """Consumer settings (``ConsumerConfig``)."""
+
     group: GroupConfig = field(default_factory=GroupConfig)
+    """Consumer-group settings (``GroupConfig``)."""
+
     net: NetConfig = field(default_factory=NetConfig)
+    """Network settings for Kafka (``NetConfig``)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -446,9 +586,8 @@ class Config:
 
         Returns None; the first invalid field found is the one reported.
         """
-        if not isinstance(self.client_id, str) or not self.client_id:
-            raise ConfigError("client_id", "must be a non-empty str")
-        _integer("channel_buffer_size", self.channel_buffer_size, minimum=0)
+        _text("client_id", self.client_id, empty=False)
+        _integer("channel_buffer_size", self.channel_buffer_size, minimum=0, maximum=None)
         _codec("key_codec", self.key_codec)
         _codec("value_codec", self.value_codec)
         _instance("producer", self.producer, ProducerConfig).validate()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
 import ssl
 from typing import Any
 
 import pytest
 
+from aiomq import config as config_module
 from aiomq.codecs import JsonCodec
 from aiomq.config import (
     Acks,
@@ -105,7 +109,7 @@ class TestDefaults:
             cfg.producer.timout = 3.0  # type: ignore[attr-defined]
 
 
-BAD_VALUES: list[tuple[str, Any]] = [
+BAD_VALUES: list[Any] = [
     ("client_id", ""),
     ("client_id", 5),
     ("channel_buffer_size", -1),
@@ -148,6 +152,31 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("producer", None),
     ("consumer.offsets", {}),
     ("net.tls", TlsConfig),
+    # Values Kafka's wire cannot carry: durations are int32 milliseconds, sizes int32 bytes,
+    # strings at most 32,767 UTF-8 bytes. Refused here, not at the first request.
+    ("client_id", "x" * 32_768),
+    ("client_id", "é" * 16_384),  # 32,768 bytes in UTF-8
+    ("producer.timeout", 2_200_000.0),  # more than 2**31 - 1 ms
+    pytest.param("producer.timeout", 10**400, id="producer.timeout-10**400"),  # float() overflows
+    ("producer.timeout", 0.0009),  # 0 ms
+    ("producer.linger", 0.0001),
+    ("producer.linger", 1e300),
+    ("producer.block_timeout", 0.0001),
+    ("producer.block_timeout", 2**31),
+    ("producer.max_message_bytes", 2**64),
+    ("producer.max_message_bytes", 2**31),
+    ("producer.batch_size", 2**31),
+    ("consumer.offsets.commit_interval", 0.0001),
+    ("consumer.offsets.commit_interval", 3e6),
+    ("consumer.fetch.min", 2**31),
+    ("consumer.fetch.max", 2**63),
+    ("consumer.max_wait", 0.0005),
+    ("consumer.max_wait", 2_147_484.0),
+    pytest.param("group.session_timeout", 10**400, id="group.session_timeout-10**400"),
+    ("group.heartbeat_interval", 0.0001),
+    ("group.rebalance_timeout", 2_147_483.648),
+    ("net.request_timeout", 3e6),
+    pytest.param("net.request_timeout", -(10**400), id="net.request_timeout--10**400"),
 ]
 
 
@@ -218,6 +247,44 @@ class TestValidation:
         assert cfg.producer.required_acks is Acks.ALL
 
 
+class TestWireRanges:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "producer.timeout",
+            "consumer.offsets.commit_interval",
+            "consumer.max_wait",
+            "group.rebalance_timeout",
+            "net.request_timeout",
+        ],
+    )
+    def test_durations_from_one_millisecond_to_int32_milliseconds(self, path: str) -> None:
+        cfg = Config()
+        cfg.group.heartbeat_interval = 0.001  # below every session timeout tried here
+        for seconds in (0.001, 0.0015, (2**31 - 1) / 1000, 2_147_483):
+            set_path(cfg, path, seconds)
+            cfg.validate()
+            # What a backend sends: whole milliseconds, never 0, within an int32.
+            assert 1 <= int(seconds * 1000) <= 2**31 - 1
+
+    def test_zero_stays_allowed_where_it_means_at_once(self) -> None:
+        cfg = Config()
+        cfg.producer.linger = 0
+        cfg.producer.block_timeout = 0
+        cfg.validate()
+
+    def test_sizes_up_to_int32(self) -> None:
+        cfg = Config()
+        cfg.producer.max_message_bytes = 2**31 - 1
+        cfg.producer.batch_size = 2**31 - 1
+        cfg.consumer.fetch.max = 2**31 - 1
+        cfg.validate()
+
+    def test_the_longest_client_id(self) -> None:
+        Config(client_id="x" * 32_767).validate()
+        Config(client_id="é" * 16_383).validate()
+
+
 class TestNormalisation:
     @pytest.mark.parametrize(
         ("path", "value", "expected"),
@@ -285,3 +352,32 @@ class TestSecurity:
         context = ssl.create_default_context()
         tls = TlsConfig(enable=True, context=context)
         assert tls.context is context
+
+
+def test_every_field_is_documented_where_it_is_declared() -> None:
+    """Each dataclass field has a docstring right under it (the reference users read)."""
+    tree = ast.parse(inspect.getsource(config_module))
+    undocumented: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or not dataclasses.is_dataclass(
+            getattr(config_module, node.name)
+        ):
+            continue
+        body = node.body
+        for i, statement in enumerate(body):
+            if not isinstance(statement, ast.AnnAssign):
+                continue
+            target = statement.target
+            assert isinstance(target, ast.Name)
+            if target.id == "PATH":  # a ClassVar, not a field
+                continue
+            following = body[i + 1] if i + 1 < len(body) else None
+            documented = (
+                isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+                and len(following.value.value) > 20
+            )
+            if not documented:
+                undocumented.append(f"{node.name}.{target.id}")
+    assert undocumented == []
