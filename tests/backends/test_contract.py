@@ -416,6 +416,11 @@ class TestLongPoll:
                 topic_name, 0, 0, max_wait=LONG_WAIT, min_bytes=size
             )
         assert [r[VALUE] for r in result.records] == [b"value"]
+        # One byte more is not there: that fetch waits out max_wait.
+        start = time.monotonic()
+        held = await client.backend.fetch(topic_name, 0, 0, max_wait=0.3, min_bytes=size + 1)
+        assert time.monotonic() - start >= 0.25
+        assert [r[VALUE] for r in held.records] == [b"value"]
 
     async def test_min_bytes_reached_ends_the_wait(self, client: Client, topic_name: str) -> None:
         await create(client, topic_name)
