@@ -1,53 +1,46 @@
-"""Mutex, Weighted and SingleFlight against asyncio's own primitives, measured in one run.
+"""Mutex, Weighted and SingleFlight against asyncio's and anyio's primitives, on asyncio.
 
-    python benchmarks/bench_sync.py
+Run ``python benchmarks/bench_sync.py [--rounds R]``. Each row prints operations per second
+of both sides and their ratio (higher is better for aiomq); each run is a fresh event loop.
 
-Prints the time per operation and the ratio to the asyncio baseline (speed: > 1 is faster
-than asyncio). Targets: Mutex >= 0.5x asyncio.Lock, uncontended and contended; Weighted >=
-0.5x asyncio.Semaphore with 1,000 contending tasks; SingleFlight runs one call for 10,000
-concurrent identical callers. anyio.Lock is shown for reference.
+- Uncontended: one task takes and releases the lock 200,000 times. ``Mutex`` completes a
+  free acquire without yielding, as ``asyncio.Lock`` and ``anyio.Lock(fast_acquire=True)``
+  do: those are the baselines doing the same work. Plain ``anyio.Lock()`` yields to the
+  scheduler on every acquire (anyio's checkpoint rule); that row measures that rule's cost.
+- Contended: 100 tasks each take the lock 200 times and hold it across one
+  ``asyncio.sleep(0)``, so every acquire but the first queues and is handed the lock. The
+  same work on every side.
+- ``Weighted(10)`` vs ``asyncio.Semaphore(10)``: 1,000 tasks, 20 acquire/sleep/release each.
+- ``SingleFlight.do`` by 10,000 concurrent callers of one key (one call made, asserted)
+  against the floor of any fan-out: 10,000 tasks awaiting one ``asyncio.Event`` that one
+  task sets.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
+from _common import Row, header, run_rows
 
 from aiomq.concurrency.semaphore import Weighted
 from aiomq.concurrency.singleflight import SingleFlight
 from aiomq.concurrency.sync import Mutex
 
-REPEATS = 3
-
-
 AsyncLock = AbstractAsyncContextManager[Any]
-
-
-def best(fn: Callable[[], Awaitable[None]], ops: int) -> float:
-    """Seconds per operation, best of REPEATS runs, each in a fresh event loop."""
-    times = []
-    for _ in range(REPEATS):
-
-        async def timed() -> float:
-            start = time.perf_counter()
-            await fn()
-            return time.perf_counter() - start
-
-        times.append(asyncio.run(timed()))
-    return min(times) / ops
-
+Bench = Callable[[], Awaitable[None]]
 
 # -- Mutex -----------------------------------------------------------------------------------
 
 UNCONTENDED = 200_000
+LOCK_TASKS, LOCK_ROUNDS = 100, 200
 
 
-def uncontended(make: Callable[[], AsyncLock]) -> Callable[[], Awaitable[None]]:
+def uncontended(make: Callable[[], AsyncLock]) -> Bench:
     async def run() -> None:
         lock = make()
         for _ in range(UNCONTENDED):
@@ -57,20 +50,22 @@ def uncontended(make: Callable[[], AsyncLock]) -> Callable[[], Awaitable[None]]:
     return run
 
 
-def contended(
-    make: Callable[[], AsyncLock], tasks: int, rounds: int
-) -> Callable[[], Awaitable[None]]:
+def contended(make: Callable[[], AsyncLock]) -> Bench:
     async def run() -> None:
         lock = make()
 
         async def worker() -> None:
-            for _ in range(rounds):
+            for _ in range(LOCK_ROUNDS):
                 async with lock:
                     await asyncio.sleep(0)  # hold it across a switch: everyone queues
 
-        await asyncio.gather(*(worker() for _ in range(tasks)))
+        await asyncio.gather(*(worker() for _ in range(LOCK_TASKS)))
 
     return run
+
+
+def fast_anyio_lock() -> AsyncLock:
+    return anyio.Lock(fast_acquire=True)
 
 
 # -- Weighted --------------------------------------------------------------------------------
@@ -78,9 +73,7 @@ def contended(
 SEM_TASKS, SEM_ROUNDS, SEM_SIZE = 1_000, 20, 10
 
 
-def semaphore(
-    make: Callable[[int], Weighted | asyncio.Semaphore],
-) -> Callable[[], Awaitable[None]]:
+def semaphore(make: Callable[[int], Weighted | asyncio.Semaphore]) -> Bench:
     async def run() -> None:
         sem = make(SEM_SIZE)
 
@@ -100,24 +93,25 @@ def semaphore(
 CALLERS = 10_000
 
 
-def singleflight(calls: list[int]) -> Callable[[], Awaitable[None]]:
+def singleflight() -> Bench:
     async def run() -> None:
         sf = SingleFlight()
+        calls = 0
 
         async def lookup() -> str:
-            calls.append(1)
+            nonlocal calls
+            calls += 1
             await asyncio.sleep(0)
             return "value"
 
         results = await asyncio.gather(*(sf.do("key", lookup) for _ in range(CALLERS)))
         assert all(r == ("value", True) for r in results)
+        assert calls == 1, f"expected one call, got {calls}"
 
     return run
 
 
-def shared_event() -> Callable[[], Awaitable[None]]:
-    """The floor for a fan-out: every caller awaits one event that one task sets."""
-
+def shared_event() -> Bench:
     async def run() -> None:
         event = asyncio.Event()
 
@@ -137,44 +131,55 @@ def shared_event() -> Callable[[], Awaitable[None]]:
 # -- report ----------------------------------------------------------------------------------
 
 
-def row(name: str, seconds: float, baseline: float) -> None:
-    print(f"{name:<44} {seconds * 1e6:9.3f} us/op {baseline / seconds:7.2f}x")
-
-
 def main() -> None:
-    print(f"{'benchmark':<44} {'time':>15} {'speed vs asyncio':>17}")
-
-    base = best(uncontended(asyncio.Lock), UNCONTENDED)
-    row("uncontended: asyncio.Lock", base, base)
-    row("uncontended: aiomq Mutex", best(uncontended(Mutex), UNCONTENDED), base)
-    row("uncontended: anyio.Lock", best(uncontended(anyio.Lock), UNCONTENDED), base)
-
-    tasks, rounds = 100, 1_000
-    ops = tasks * rounds
-    base = best(contended(asyncio.Lock, tasks, rounds), ops)
-    row(f"contended {tasks}x{rounds}: asyncio.Lock", base, base)
-    row(
-        f"contended {tasks}x{rounds}: aiomq Mutex", best(contended(Mutex, tasks, rounds), ops), base
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved runs per row")
+    args = parser.parse_args()
+    locked = LOCK_TASKS * LOCK_ROUNDS
+    table: list[tuple[str, Bench, str, Bench, int]] = [
+        ("uncontended Mutex", uncontended(Mutex), "asyncio.Lock", uncontended(asyncio.Lock), 0),
+        (
+            "uncontended Mutex",
+            uncontended(Mutex),
+            "anyio.Lock(fast_acquire=True)",
+            uncontended(fast_anyio_lock),
+            0,
+        ),
+        ("uncontended Mutex", uncontended(Mutex), "anyio.Lock()", uncontended(anyio.Lock), 0),
+        ("contended Mutex", contended(Mutex), "asyncio.Lock", contended(asyncio.Lock), locked),
+        (
+            "contended Mutex",
+            contended(Mutex),
+            "anyio.Lock(fast_acquire=True)",
+            contended(fast_anyio_lock),
+            locked,
+        ),
+        (
+            "Weighted(10)",
+            semaphore(Weighted),
+            "asyncio.Semaphore(10)",
+            semaphore(asyncio.Semaphore),
+            SEM_TASKS * SEM_ROUNDS,
+        ),
+        ("SingleFlight.do", singleflight(), "one asyncio.Event", shared_event(), CALLERS),
+    ]
+    rows = [
+        Row(
+            "asyncio",
+            name,
+            lambda ours=ours: asyncio.run(ours()),  # type: ignore[misc]
+            base,
+            lambda theirs=theirs: asyncio.run(theirs()),  # type: ignore[misc]
+            ops or UNCONTENDED,
+        )
+        for name, ours, base, theirs, ops in table
+    ]
+    header(
+        f"locks: {UNCONTENDED:,} uncontended, {LOCK_TASKS} tasks x {LOCK_ROUNDS} contended; "
+        f"semaphores: {SEM_TASKS} tasks x {SEM_ROUNDS}; singleflight: {CALLERS:,} callers",
+        args.rounds,
     )
-    # anyio.Lock is slow enough that a tenth of the work tells the same story.
-    anyio_ops = tasks * rounds // 10
-    row(
-        f"contended {tasks}x{rounds // 10}: anyio.Lock",
-        best(contended(anyio.Lock, tasks, rounds // 10), anyio_ops),
-        base,
-    )
-
-    ops = SEM_TASKS * SEM_ROUNDS
-    base = best(semaphore(asyncio.Semaphore), ops)
-    row(f"{SEM_TASKS} tasks, size {SEM_SIZE}: asyncio.Semaphore", base, base)
-    row(f"{SEM_TASKS} tasks, size {SEM_SIZE}: aiomq Weighted", best(semaphore(Weighted), ops), base)
-
-    calls: list[int] = []
-    base = best(shared_event(), CALLERS)
-    row(f"{CALLERS} callers: one asyncio.Event (floor)", base, base)
-    row(f"{CALLERS} callers: SingleFlight.do", best(singleflight(calls), CALLERS), base)
-    assert len(calls) == REPEATS, f"expected one call per run, got {len(calls)} in {REPEATS}"
-    print(f"SingleFlight: {len(calls) // REPEATS} call for {CALLERS} concurrent callers")
+    run_rows(rows, args.rounds, unit="ops/s")
 
 
 if __name__ == "__main__":
