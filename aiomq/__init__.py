@@ -62,11 +62,20 @@ from .errors import ConfigError as ConfigError
 from .errors import DeadlineExceeded as DeadlineExceeded
 from .errors import DecodeError as DecodeError
 from .errors import EncodeError as EncodeError
+from .errors import FencedInstanceId as FencedInstanceId
+from .errors import GroupError as GroupError
+from .errors import GroupNotEmpty as GroupNotEmpty
+from .errors import InconsistentGroupProtocol as InconsistentGroupProtocol
+from .errors import MemberIdRequired as MemberIdRequired
 from .errors import MessageTooLarge as MessageTooLarge
 from .errors import OffsetOutOfRange as OffsetOutOfRange
 from .errors import ProducerError as ProducerError
 from .errors import ProducerErrors as ProducerErrors
+from .errors import ProducerFenced as ProducerFenced
+from .errors import RebalanceInProgress as RebalanceInProgress
+from .errors import StaleMember as StaleMember
 from .errors import TopicExists as TopicExists
+from .errors import TransactionError as TransactionError
 from .errors import UnknownTopic as UnknownTopic
 from .message import Headers as Headers
 from .message import Message as Message
@@ -86,8 +95,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Acks",
     "Admin",
-    "AsyncProducer",
     "AiomqError",
+    "AsyncProducer",
     "AuthenticationError",
     "BrokerUnavailable",
     "CancelFunc",
@@ -108,12 +117,17 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "ErrGroup",
+    "FencedInstanceId",
     "FetchConfig",
     "GroupConfig",
+    "GroupError",
+    "GroupNotEmpty",
     "HashPartitioner",
     "Headers",
+    "InconsistentGroupProtocol",
     "Locker",
     "ManualPartitioner",
+    "MemberIdRequired",
     "Message",
     "MessageTooLarge",
     "Mutex",
@@ -128,10 +142,12 @@ __all__ = [
     "ProducerConfig",
     "ProducerError",
     "ProducerErrors",
+    "ProducerFenced",
     "ProducerMessage",
     "RWMutex",
     "RWMutexStats",
     "RandomPartitioner",
+    "RebalanceInProgress",
     "RebalanceStrategy",
     "RecordMetadata",
     "RoundRobinPartitioner",
@@ -139,10 +155,12 @@ __all__ = [
     "SaslMechanism",
     "SingleFlight",
     "SingleFlightResult",
+    "StaleMember",
     "SyncProducer",
     "TlsConfig",
     "TopicExists",
     "TopicInfo",
+    "TransactionError",
     "UnknownTopic",
     "WaitGroup",
     "Weighted",
