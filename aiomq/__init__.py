@@ -44,6 +44,8 @@ from .config import Config as Config
 from .config import ConsumerConfig as ConsumerConfig
 from .config import FetchConfig as FetchConfig
 from .config import GroupConfig as GroupConfig
+from .config import GroupProtocol as GroupProtocol
+from .config import Isolation as Isolation
 from .config import NetConfig as NetConfig
 from .config import Offset as Offset
 from .config import OffsetsConfig as OffsetsConfig
@@ -122,9 +124,11 @@ __all__ = [
     "GroupConfig",
     "GroupError",
     "GroupNotEmpty",
+    "GroupProtocol",
     "HashPartitioner",
     "Headers",
     "InconsistentGroupProtocol",
+    "Isolation",
     "Locker",
     "ManualPartitioner",
     "MemberIdRequired",

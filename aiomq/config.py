@@ -33,6 +33,8 @@ __all__ = [
     "Offset",
     "OffsetsConfig",
     "ProducerConfig",
+    "GroupProtocol",
+    "Isolation",
     "RebalanceStrategy",
     "SaslConfig",
     "SaslMechanism",
@@ -88,11 +90,37 @@ class Compression(StrEnum):
 
 
 class RebalanceStrategy(StrEnum):
-    """How a group assigns partitions (sarama's ``BalanceStrategy``); Kafka's assignor names."""
+    """How a group's leader assigns partitions (sarama's ``BalanceStrategy``); the values are
+    Kafka's assignor names, so members of other clients that share a group agree on them.
 
+    ``COOPERATIVE_STICKY`` (KIP-429) moves only the partitions that must move and keeps
+    consuming the rest during a rebalance; ``RANGE`` and ``ROUND_ROBIN`` are eager: every
+    member gives back all its partitions before each rebalance.
+    """
+
+    COOPERATIVE_STICKY = "cooperative-sticky"
     RANGE = "range"
     ROUND_ROBIN = "roundrobin"
-    STICKY = "sticky"
+
+
+class GroupProtocol(StrEnum):
+    """The consumer-group protocol a member speaks (Java's ``group.protocol``).
+
+    ``CLASSIC``: JoinGroup and SyncGroup, the assignment computed by the group's leader
+    (every Kafka broker). ``CONSUMER``: Kafka 4's KIP-848, the broker assigns and no
+    rebalance stops the whole group. ``AUTO``: ``CONSUMER`` where the broker offers it.
+    """
+
+    AUTO = "auto"
+    CLASSIC = "classic"
+    CONSUMER = "consumer"
+
+
+class Isolation(StrEnum):
+    """What a consumer reads of transactional records (Java's ``isolation.level``)."""
+
+    READ_UNCOMMITTED = "read_uncommitted"
+    READ_COMMITTED = "read_committed"
 
 
 class SaslMechanism(StrEnum):
@@ -252,6 +280,17 @@ class ProducerConfig:
     before it fails. Default 60 s (Java's); 0 (fail at once), or 1 ms to about 24.8 days.
     Java's ``max.block.ms``; sarama blocks without a bound."""
 
+    transactional_id: str | None = None
+    """The producer's transactional id: set, the producer can run transactions
+    (``producer.transaction()``), and a new producer with the same id fences the old one.
+    Default None. Needs ``idempotent``. sarama's ``Producer.Transaction.ID``, Java's
+    ``transactional.id``."""
+
+    transaction_timeout: float = 60.0
+    """Seconds a transaction may stay open before the broker aborts it. Default 60 s (Java's);
+    1 ms to about 24.8 days, and within the broker's ``transaction.max.timeout.ms`` (15 min).
+    sarama's ``Producer.Transaction.Timeout``, Java's ``transaction.timeout.ms``."""
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -269,10 +308,15 @@ class ProducerConfig:
         _flag(f"{p}.idempotent", self.idempotent)
         _integer(f"{p}.buffer_bytes", self.buffer_bytes, minimum=1, maximum=None)
         _number(f"{p}.block_timeout", self.block_timeout, zero=True)
+        _number(f"{p}.transaction_timeout", self.transaction_timeout)
         if self.idempotent and self.required_acks is not Acks.ALL:
             raise ConfigError(
                 f"{p}.idempotent", f"needs {p}.required_acks = Acks.ALL, not {self.required_acks!r}"
             )
+        if self.transactional_id is not None:
+            _text(f"{p}.transactional_id", self.transactional_id, empty=False)
+            if not self.idempotent:
+                raise ConfigError(f"{p}.transactional_id", f"needs {p}.idempotent = True")
 
 
 @dataclass(slots=True)
@@ -370,6 +414,12 @@ class ConsumerConfig:
     ``fetch.max.wait.ms``. Nothing reads it yet (``Backend.fetch`` takes its wait as an
     argument)."""
 
+    isolation: Isolation = Isolation.READ_UNCOMMITTED
+    """What consumers read of transactional records: ``READ_UNCOMMITTED`` (the default:
+    every record, those of aborted transactions included) or ``READ_COMMITTED`` (only
+    committed transactions, up to the last stable offset). sarama's
+    ``Consumer.IsolationLevel``, Java's ``isolation.level``. Nothing reads it yet."""
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -379,6 +429,7 @@ class ConsumerConfig:
         _instance(f"{p}.offsets", self.offsets, OffsetsConfig).validate()
         _instance(f"{p}.fetch", self.fetch, FetchConfig).validate()
         _number(f"{p}.max_wait", self.max_wait)
+        self.isolation = _member(f"{p}.isolation", Isolation, self.isolation)
 
 
 @dataclass(slots=True)
@@ -412,10 +463,22 @@ class GroupConfig:
     missing. Default 60 s (sarama's; Java uses ``max.poll.interval.ms``, 5 min); 1 ms to about
     24.8 days. sarama's ``Consumer.Group.Rebalance.Timeout``. Nothing reads it yet."""
 
-    rebalance_strategy: RebalanceStrategy = RebalanceStrategy.RANGE
-    """How the group's leader assigns partitions: ``RANGE`` (sarama's default), ``ROUND_ROBIN``
-    or ``STICKY`` (Kafka's assignor names). sarama's ``Consumer.Group.Rebalance.Strategy``,
+    rebalance_strategy: RebalanceStrategy = RebalanceStrategy.COOPERATIVE_STICKY
+    """How the group's leader assigns partitions under the classic protocol:
+    ``COOPERATIVE_STICKY`` (the default; KIP-429: only partitions that move are revoked),
+    ``RANGE`` or ``ROUND_ROBIN`` (eager). sarama's ``Consumer.Group.Rebalance.Strategy``,
     Java's ``partition.assignment.strategy``. Nothing reads it yet."""
+
+    protocol: GroupProtocol = GroupProtocol.AUTO
+    """The group protocol: ``AUTO`` (the default: KIP-848's ``CONSUMER`` where the broker
+    offers it, else ``CLASSIC``), ``CLASSIC`` or ``CONSUMER``. Java's ``group.protocol``.
+    Nothing reads it yet."""
+
+    instance_id: str | None = None
+    """A static member's id (KIP-345): a member that restarts with the same id within
+    ``session_timeout`` gets its partitions back without a rebalance. Default None (a
+    dynamic member). Java's ``group.instance.id``; sarama's
+    ``Consumer.Group.InstanceId``. Nothing reads it yet."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -435,6 +498,9 @@ class GroupConfig:
         self.rebalance_strategy = _member(
             f"{p}.rebalance_strategy", RebalanceStrategy, self.rebalance_strategy
         )
+        self.protocol = _member(f"{p}.protocol", GroupProtocol, self.protocol)
+        if self.instance_id is not None:
+            _text(f"{p}.instance_id", self.instance_id, empty=False)
 
 
 @dataclass(slots=True)

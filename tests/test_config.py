@@ -19,6 +19,8 @@ from aiomq.config import (
     ConsumerConfig,
     FetchConfig,
     GroupConfig,
+    GroupProtocol,
+    Isolation,
     NetConfig,
     Offset,
     OffsetsConfig,
@@ -83,7 +85,7 @@ class TestDefaults:
         assert cfg.consumer.max_wait == 0.5
         assert cfg.group.return_notifications is False
         assert cfg.group.heartbeat_interval < cfg.group.session_timeout
-        assert cfg.group.rebalance_strategy is RebalanceStrategy.RANGE
+        assert cfg.group.rebalance_strategy is RebalanceStrategy.COOPERATIVE_STICKY
         assert cfg.net.sasl.enabled is False
         assert cfg.net.tls.enable is False
 
@@ -293,7 +295,7 @@ class TestNormalisation:
             ("producer.required_acks", 0, Acks.NONE),
             ("producer.compression", "gzip", Compression.GZIP),
             ("consumer.offsets.initial", -2, Offset.OLDEST),
-            ("group.rebalance_strategy", "sticky", RebalanceStrategy.STICKY),
+            ("group.rebalance_strategy", "range", RebalanceStrategy.RANGE),
         ],
     )
     def test_plain_values_become_enums(self, path: str, value: Any, expected: Any) -> None:
@@ -381,3 +383,46 @@ def test_every_field_is_documented_where_it_is_declared() -> None:
             if not documented:
                 undocumented.append(f"{node.name}.{target.id}")
     assert undocumented == []
+
+
+class TestTransactionsAndGroups:
+    def test_a_transactional_id_needs_idempotence(self) -> None:
+        cfg = Config()
+        cfg.producer.transactional_id = "tx-1"
+        with pytest.raises(ConfigError, match=r"producer\.transactional_id"):
+            cfg.validate()
+        cfg.producer.required_acks = Acks.ALL
+        cfg.producer.idempotent = True
+        cfg.validate()
+
+    @pytest.mark.parametrize(
+        ("path", "value"),
+        [
+            ("producer.transactional_id", ""),
+            ("producer.transactional_id", 5),
+            ("producer.transaction_timeout", 0),
+            ("group.instance_id", ""),
+            ("group.protocol", "eager"),
+            ("consumer.isolation", "serializable"),
+        ],
+    )
+    def test_bad_values_name_the_field(self, path: str, value: object) -> None:
+        cfg = Config()
+        cfg.producer.required_acks = Acks.ALL
+        cfg.producer.idempotent = True
+        section, name = path.rsplit(".", 1)
+        target: object = cfg
+        for part in section.split("."):
+            target = getattr(target, part)
+        setattr(target, name, value)
+        with pytest.raises(ConfigError) as caught:
+            cfg.validate()
+        assert caught.value.field == path
+
+    def test_plain_values_become_enums(self) -> None:
+        cfg = Config()
+        cfg.consumer.isolation = "read_committed"  # type: ignore[assignment]
+        cfg.group.protocol = "classic"  # type: ignore[assignment]
+        cfg.validate()
+        assert cfg.consumer.isolation is Isolation.READ_COMMITTED
+        assert cfg.group.protocol is GroupProtocol.CLASSIC
