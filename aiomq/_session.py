@@ -54,7 +54,9 @@ class Session:
         self.backend = backend
         self.key_codec: Codec[Any] = resolve(config.key_codec)
         self.value_codec: Codec[Any] = resolve(config.value_codec)
-        self.partitioner: Partitioner = partitioner_from(config.producer.partitioner)
+        self.partitioner: Partitioner = partitioner_from(
+            config.producer.partitioner, sticky_bytes=config.producer.batch_size
+        )
         self.closed = False
         self._partitions: dict[str, list[int]] = {}
         self._children: dict[Closeable, None] = {}  # a dict: an ordered set

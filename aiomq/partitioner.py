@@ -1,9 +1,12 @@
 """Partitioners choose the partition of a record that names none (sarama's ``Partitioner``).
 
 ``HashPartitioner``, the default, is the Java client's: ``toPositive(murmur2(key)) %
-partitions``, so a key lands where Java producers, aiokafka and librdkafka's
-``murmur2_random`` put it. sarama's default hash partitioner uses FNV-1a instead and disagrees
-with all of them; aiomq picks compatibility with the rest of the ecosystem.
+partitions`` for a keyed record, so a key lands where Java producers, aiokafka and
+librdkafka's ``murmur2_random`` put it, and sticky partitioning for key-less records (KIP-480,
+KIP-794). sarama's default hash partitioner uses FNV-1a instead and disagrees with all of
+them; aiomq picks compatibility with the rest of the ecosystem. A partitioner may have an
+``on_appended(topic, partition, size)`` method: the producer calls it for each key-less record
+the partitioner placed.
 
 A record with an explicit ``partition`` never reaches the partitioner: ``select_partition``
 honours it under every partitioner (Java and aiokafka do; sarama only under its manual one).
@@ -135,27 +138,58 @@ class RoundRobinPartitioner:
 
 
 class HashPartitioner:
-    """The Java client's key hash: ``to_positive(murmur2(key)) % partitions``.
+    """The Java client's default: keyed records by key hash, key-less ones sticky.
 
-    Records with equal keys go to the same partition as long as the partition count does not
-    change, and to the same one a Java or aiokafka producer picks. A key-less record goes to
-    ``fallback``: a ``RandomPartitioner`` by default, as in sarama's hash partitioner and
-    aiokafka (the Java client's sticky batching for key-less records is not reproduced).
-    sarama's ``NewHashPartitioner`` hashes with FNV-1a, so its placement differs.
+    A keyed record goes to ``to_positive(murmur2(key)) % partitions``: equal keys land on
+    the same partition as long as the partition count does not change, and on the one a Java
+    or aiokafka producer picks (sarama's ``NewHashPartitioner`` hashes with FNV-1a, so its
+    placement differs). A key-less record goes to the topic's current sticky partition,
+    which moves to another partition, chosen at random, once ``sticky_bytes`` have been
+    sent to it (KIP-480 and KIP-794, the Java producer's uniform sticky partitioning): the
+    producer fills one batch at a time instead of one record per partition, and over time
+    every partition gets its share. With a ``fallback`` partitioner, key-less records go to
+    it instead (sarama's hash partitioner falls back to random).
     """
 
-    __slots__ = ("_fallback",)
+    __slots__ = ("_fallback", "_randrange", "_sticky", "_sticky_bytes")
 
-    def __init__(self, fallback: Partitioner | None = None) -> None:
-        self._fallback = fallback if fallback is not None else RandomPartitioner()
+    def __init__(
+        self,
+        fallback: Partitioner | None = None,
+        *,
+        sticky_bytes: int = 16 * 1024,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._fallback = fallback
+        self._sticky_bytes = sticky_bytes
+        self._randrange = (rng or random).randrange
+        self._sticky: dict[str, list[int]] = {}  # topic -> [partition, bytes sent to it]
 
     def partition(self, topic: str, key: bytes | None, partitions: int) -> int:
-        if key is None:
+        if key is not None:
+            return to_positive(murmur2(key)) % partitions
+        if self._fallback is not None:
             return self._fallback.partition(topic, key, partitions)
-        return to_positive(murmur2(key)) % partitions
+        current = self._sticky.get(topic)
+        if current is None or current[0] >= partitions:
+            current = self._sticky[topic] = [self._randrange(partitions), 0]
+        return current[0]
+
+    def on_appended(self, topic: str, partition: int, size: int) -> None:
+        """The producer sent ``size`` bytes of a key-less record to ``partition``: move the
+        sticky partition on once ``sticky_bytes`` went to it (Java's
+        ``BuiltInPartitioner.updatePartitionInfo``)."""
+        current = self._sticky.get(topic)
+        if current is None or current[0] != partition:
+            return
+        current[1] += size
+        if current[1] >= self._sticky_bytes:
+            del self._sticky[topic]  # the next key-less record picks a new one
 
     def __repr__(self) -> str:
-        return f"HashPartitioner(fallback={self._fallback!r})"
+        if self._fallback is not None:
+            return f"HashPartitioner(fallback={self._fallback!r})"
+        return f"HashPartitioner(sticky_bytes={self._sticky_bytes})"
 
 
 class ManualPartitioner:
@@ -199,16 +233,19 @@ _NAMED: dict[str, Callable[[], Partitioner]] = {
 }
 
 
-def partitioner_from(spec: PartitionerLike) -> Partitioner:
+def partitioner_from(spec: PartitionerLike, *, sticky_bytes: int = 16 * 1024) -> Partitioner:
     """Return a partitioner for ``spec``.
 
     ``spec`` is a name (``"hash"``, ``"random"``, ``"round_robin"``, ``"manual"``: a new
-    instance on each call, so stateful ones are not shared), a ``Partitioner`` object
-    (returned as is, shared by whoever uses it), a ``Partitioner`` class (called with no
-    arguments, like sarama's ``PartitionerConstructor``), or a function ``(topic, key,
+    instance on each call, so stateful ones are not shared; ``"hash"`` moves its sticky
+    partition on after ``sticky_bytes``, the producer's batch size), a ``Partitioner``
+    object (returned as is, shared by whoever uses it), a ``Partitioner`` class (called with
+    no arguments, like sarama's ``PartitionerConstructor``), or a function ``(topic, key,
     partitions) -> int``. Anything else raises ``ConfigError("producer.partitioner", ...)``.
     """
     if isinstance(spec, str):
+        if spec == "hash":
+            return HashPartitioner(sticky_bytes=sticky_bytes)
         try:
             return _NAMED[spec]()
         except KeyError:

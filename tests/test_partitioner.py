@@ -132,9 +132,31 @@ class TestHashPartitioner:
     def test_keyless_default_is_random_in_range(self, n: int) -> None:
         assert 0 <= HashPartitioner().partition("t", None, n) < n
 
-    def test_keyless_default_spreads(self) -> None:
-        p = HashPartitioner()
-        assert len({p.partition("t", None, 4) for _ in range(400)}) > 1
+    def test_keyless_records_stick_until_a_batch_worth_was_sent(self) -> None:
+        p = HashPartitioner(sticky_bytes=1000, rng=random.Random(7))
+        first = p.partition("t", None, 4)
+        for _ in range(9):  # 900 bytes: still the same partition
+            assert p.partition("t", None, 4) == first
+            p.on_appended("t", first, 100)
+        assert p.partition("t", None, 4) == first
+        p.on_appended("t", first, 100)  # 1000 bytes reached: the next one may move
+        seen = []
+        for _ in range(40):
+            chosen = p.partition("t", None, 4)
+            seen.append(chosen)
+            p.on_appended("t", chosen, 1000)
+        assert len(set(seen)) == 4  # over time every partition gets its share
+
+    def test_sticky_partitions_are_per_topic_and_follow_a_shrunken_topic(self) -> None:
+        p = HashPartitioner(rng=random.Random(1))
+        a = p.partition("a", None, 8)
+        p.partition("b", None, 8)
+        assert p.partition("a", None, 8) == a
+        assert 0 <= p.partition("a", None, 1) < 1  # fewer partitions now: pick again
+
+    def test_keyed_records_are_not_sticky(self) -> None:
+        p = HashPartitioner(sticky_bytes=1)
+        assert p.partition("t", b"k", 7) == to_positive(murmur2(b"k")) % 7
 
 
 class TestRandomPartitioner:

@@ -140,7 +140,7 @@ class AsyncProducer(AsyncResource):
                     message.timestamp,
                 )
                 message.partition = await engine.partition_for(
-                    message.topic, key_bytes, message.partition
+                    message.topic, key_bytes, message.partition, size
                 )
                 await engine.append(message.topic, message.partition, record, size, message)
             except Exception as exc:  # every failure goes to errors, with its message

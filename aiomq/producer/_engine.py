@@ -119,12 +119,21 @@ class Engine:
 
     # -- appending ------------------------------------------------------------------------
 
-    async def partition_for(self, topic: str, key: bytes | None, partition: int | None) -> int:
-        """The partition a record goes to: ``partition`` if given, else the partitioner's."""
+    async def partition_for(
+        self, topic: str, key: bytes | None, partition: int | None, size: int
+    ) -> int:
+        """The partition a record of ``size`` bytes goes to: ``partition`` if given, else the
+        partitioner's (told of each key-less record it placed, for sticky partitioning)."""
         if partition is not None:
             check_partition(partition)
         partitions = await self._session.partitions(topic)
-        return select_partition(self._session.partitioner, topic, key, len(partitions), partition)
+        partitioner = self._session.partitioner
+        chosen = select_partition(partitioner, topic, key, len(partitions), partition)
+        if key is None and partition is None:
+            appended = getattr(partitioner, "on_appended", None)
+            if appended is not None:
+                appended(topic, chosen, size)
+        return chosen
 
     async def append(
         self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
@@ -167,9 +176,6 @@ class Engine:
     def _close_open(self, queue: _Partition, batch: Batch) -> None:
         queue.closed.append(batch)
         queue.open = None
-        hook = getattr(self._session.partitioner, "on_new_batch", None)
-        if hook is not None:
-            hook(batch.topic, batch.partition)
 
     async def _wait_for_room(self, size: int) -> None:
         with anyio.move_on_after(self._block_timeout):

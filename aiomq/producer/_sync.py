@@ -73,7 +73,7 @@ class SyncProducer(AsyncResource):
         self._check()
         engine = self._engine
         key_bytes, record, size = encode(self._session, topic, value, key, headers, timestamp)
-        chosen = await engine.partition_for(topic, key_bytes, partition)
+        chosen = await engine.partition_for(topic, key_bytes, partition, size)
         batch, index = await engine.append(topic, chosen, record, size)
         result = await self._outcome(batch)
         return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
@@ -101,7 +101,9 @@ class SyncProducer(AsyncResource):
                     message.headers,
                     message.timestamp,
                 )
-                chosen = await engine.partition_for(message.topic, key_bytes, message.partition)
+                chosen = await engine.partition_for(
+                    message.topic, key_bytes, message.partition, size
+                )
                 batch, index = await engine.append(message.topic, chosen, record, size)
             except ClosedError:
                 raise

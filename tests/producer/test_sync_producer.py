@@ -18,7 +18,7 @@ from aiomq.errors import (
     ProducerErrors,
     UnknownTopic,
 )
-from aiomq.message import ProducerMessage, RecordMetadata
+from aiomq.message import ProducerMessage, RecordMetadata, record_size
 from aiomq.partitioner import murmur2, to_positive
 from tests.producer.conftest import gate
 
@@ -241,3 +241,26 @@ class TestBuffer:
             held.open.set()
             with anyio.fail_after(5):
                 assert (await first).offset == 0
+
+
+class TestStickyPartitioning:
+    async def test_keyless_records_fill_a_batch_on_one_partition_then_move(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic, 4)
+        size = record_size(None, b"x" * 100, ())
+        batch = client.config.producer.batch_size  # the sticky partition moves after this
+        async with client.sync_producer() as producer:
+            sent = [await producer.send(topic, b"x" * 100) for _ in range(400)]
+        runs: list[list[int]] = []
+        for message in sent:
+            if runs and runs[-1][0] == message.partition:
+                runs[-1][1] += 1
+            else:
+                runs.append([message.partition, 1])
+        # Every run but the last is one batch worth of records on one partition; then the
+        # sticky partition moves (possibly to the same one again, chosen at random).
+        per_batch = -(-batch // size)  # records until batch_size bytes were sent
+        for _, count in runs[:-1]:
+            assert count % per_batch == 0
+        assert sum(count for _, count in runs) == 400
