@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import pytest
@@ -34,17 +34,60 @@ def bounded(seconds: float = BOUND) -> Iterator[anyio.CancelScope]:
     out of the block, and often it does not: an ErrGroup raises its first error instead (the
     error wins over a cancellation from outside), a ``pytest.raises`` around it then passes,
     and a task that catches the cancellation finishes normally. Here the test fails in every
-    case, with the stuck await in the traceback (the cancellation is the failure's context).
+    case, and the failure shows the chain of awaits the task was stuck in at the deadline.
     """
-    with anyio.CancelScope(deadline=anyio.current_time() + seconds) as scope:
+    deadline = anyio.current_time() + seconds
+    where: list[str] = []
+    stop_watching = _watch(deadline, where)
+    with anyio.CancelScope(deadline=deadline) as scope:
         try:
             yield scope
         finally:
+            stop_watching()
             if scope.cancel_called:
+                stuck = where[0] if where else "  (not captured)"
                 pytest.fail(
-                    f"still running after {seconds} s: a deadlock or a lost wake-up "
-                    "(the exception above shows where it waited)"
+                    f"still running after {seconds} s, a deadlock or a lost wake-up; "
+                    f"at the deadline it was waiting in:\n{stuck}"
                 )
+
+
+def _watch(deadline: float, where: list[str]) -> Callable[[], object]:
+    """At ``deadline``, append the calling task's chain of awaits to ``where`` (the stack
+    the cancellation will unwind, before anything can swallow it); returns the cancel."""
+    if current() is ASYNCIO:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = asyncio.get_running_loop().call_at(
+            deadline, lambda: where.append(_awaits(task.get_coro()))
+        )
+        return handle.cancel
+    import trio
+
+    trio_task = trio.lowlevel.current_task()
+    watcher = trio.CancelScope()
+
+    async def watch() -> None:
+        with watcher:
+            # A little early: at the deadline itself the test task may run first and unwind.
+            await trio.sleep_until(deadline - 0.01)
+            where.append(_awaits(trio_task.coro))
+
+    trio.lowlevel.spawn_system_task(watch)
+    return watcher.cancel
+
+
+def _awaits(coro: Any) -> str:
+    """The frames of a suspended coroutine and of everything it awaits, outermost first."""
+    lines = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        code = frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}')
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "\n".join(lines)
 
 
 @asynccontextmanager
