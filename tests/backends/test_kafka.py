@@ -1,31 +1,37 @@
-"""What only the Kafka backend has: its settings, security, and closing while it connects.
+"""What only the Kafka backend has: its settings, security, closing, the fetch pool.
 
 Everything here runs against the session's real broker (``kafka`` marker), except the
 error-mapping checks; test_kafka_failover.py has what needs the three-node cluster
-(``producer.timeout`` among it: one broker always meets ``acks=all``). The closing tests
-hold a real aiokafka object at a chosen point by wrapping one of its methods (the broker
-still answers everything): no broker offers a way to pause a connection half-way.
+(``producer.timeout`` among it: one broker always meets ``acks=all``), test_kafka_faults.py
+what needs a broker that dies. Closing is checked by what it leaves: no task of aiomq or
+aiokafka still running and no socket still open in the process (/proc/self/fd), also when
+the close itself is cancelled. A test holds a connection half-way by wrapping aiokafka's
+``connect`` (the broker still answers everything); a silent broker is a listening socket
+that never accepts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import socket
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.client import AIOKafkaClient
+from aiokafka.conn import AIOKafkaConnection
 
-from aiomq.backends import LATEST, backend_from_url
-from aiomq.backends._kafka_errors import translate
+from aiomq.backends import CommittedOffset, ProduceResult, backend_from_url
+from aiomq.backends.kafka._errors import translate
+from aiomq.backends.kafka._pool import MAX_IDLE
 from aiomq.client import Client, connect
-from aiomq.config import Config, SaslConfig, SaslMechanism, TlsConfig
+from aiomq.config import Acks, Config, SaslConfig, SaslMechanism, TlsConfig
 from aiomq.errors import AuthenticationError, BrokerUnavailable, ClosedError, UnknownTopic
 from aiomq.testing import KafkaSecurity
 from tests.backends.common import VALUE, kafka_bootstrap, values
@@ -165,55 +171,181 @@ class TestSecurity:
             await connect(f"kafka://{aiomq_kafka_security.ssl}", config)
 
 
-@pytest.mark.kafka
-class TestClosingWhileStarting:
-    """aclose() while an aiokafka object is still starting: it is closed, never kept."""
+def open_sockets() -> int:
+    """How many sockets this process has open (Linux: /proc/self/fd)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the directory's own descriptor, closed since
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
 
-    async def test_a_bootstrap_that_ends_after_close(
+
+def library_tasks() -> set[asyncio.Task[Any]]:
+    """The running tasks of aiomq or aiokafka (tests' own tasks are not counted)."""
+    found = set()
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        where = code.co_filename if code is not None else ""
+        if not task.done() and ("/aiokafka/" in where or "/aiomq/" in where):
+            found.add(task)
+    return found
+
+
+def short(*, idempotent: bool = False) -> Config:
+    """Timeouts short enough that an unbounded wait shows within a test."""
+    config = Config()
+    config.net.request_timeout = 5.0
+    config.producer.timeout = 5.0
+    config.producer.required_acks = Acks.ALL
+    config.producer.idempotent = idempotent
+    return config
+
+
+@contextlib.contextmanager
+def silent_broker() -> Iterator[tuple[int, asyncio.Event]]:
+    """A port that accepts TCP connections (in the kernel's backlog) and never answers.
+
+    Yields the port and an event set once a client connection is waiting in the backlog.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    reached = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(listener.fileno(), reached.set)
+    try:
+        yield listener.getsockname()[1], reached
+    finally:
+        loop.remove_reader(listener.fileno())
+        listener.close()
+
+
+@pytest.mark.kafka
+class TestClosing:
+    """aclose() ends every call in flight, finishes when cancelled, and leaves nothing."""
+
+    async def test_close_ends_open_connecting_to_a_silent_broker(self) -> None:
+        before, tasks = open_sockets(), library_tasks()
+        config = short()
+        config.net.request_timeout = 30.0  # open() would wait this long for an answer
+        with silent_broker() as (port, reached):
+            backend = backend_from_url(f"kafka://127.0.0.1:{port}", config)
+            opening = asyncio.ensure_future(backend.open())
+            with anyio.fail_after(5):
+                await reached.wait()
+            with anyio.fail_after(2):
+                await backend.aclose()
+            with anyio.fail_after(2), pytest.raises(ClosedError):
+                await opening
+        assert library_tasks() == tasks
+        assert open_sockets() == before
+
+    async def test_a_connect_that_ends_after_close_is_closed(
         self, kafka_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        hold = Hold(monkeypatch, AIOKafkaClient, "bootstrap")
-        closed = calls(monkeypatch, AIOKafkaClient, "close")
-        backend = backend_from_url(kafka_url, Config())
+        before, tasks = open_sockets(), library_tasks()
+        hold = Hold(monkeypatch, AIOKafkaConnection, "connect")
+        backend = backend_from_url(kafka_url, short())
         opening = asyncio.ensure_future(backend.open())
-        await hold.reached.wait()
-        await backend.aclose()
+        await hold.reached.wait()  # connected, not yet handed over
+        closing = asyncio.ensure_future(backend.aclose())
         hold.release.set()
-        with pytest.raises(ClosedError):
+        with anyio.fail_after(2), pytest.raises(ClosedError):
             await opening
-        assert len(closed) == 1
+        with anyio.fail_after(2):
+            await closing
+        assert library_tasks() == tasks
+        assert open_sockets() == before
         with pytest.raises(ClosedError):
             await backend.open()
 
-    async def test_a_producer_that_starts_after_close(
-        self, kafka_url: str, other: Client, topic: str, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize("calls", [3, 200])
+    @pytest.mark.parametrize("idempotent", [False, True])
+    async def test_close_ends_every_produce_in_flight(
+        self, kafka_url: str, other: Client, topic: str, calls: int, idempotent: bool
     ) -> None:
         await other.admin().create_topic(topic)
-        backend = backend_from_url(kafka_url, Config())
-        await backend.partitions(topic)  # connected, leaders known: next comes the producer
-        hold = Hold(monkeypatch, AIOKafkaProducer, "start")
-        stopped = calls(monkeypatch, AIOKafkaProducer, "stop")
-        producing = asyncio.ensure_future(backend.produce(topic, 0, values(1)))
-        await hold.reached.wait()
-        await backend.aclose()
-        hold.release.set()
-        with pytest.raises(ClosedError):
-            await producing
-        assert len(stopped) == 1
-        assert await other.backend.list_offsets(topic, {0: LATEST}) == {0: 0}
+        tasks = library_tasks()
+        backend = backend_from_url(kafka_url, short(idempotent=idempotent))
+        await backend.produce(topic, 0, values(1))  # connected, leader known
+        producing = [
+            asyncio.ensure_future(backend.produce(topic, 0, values(1))) for _ in range(calls)
+        ]
+        await asyncio.sleep(0)  # every call has written its request (or waits for a turn)
+        with anyio.fail_after(2):
+            await backend.aclose()
+        # Each call ends: with its result, or ClosedError; none waits on.
+        with anyio.fail_after(2):
+            results = await asyncio.gather(*producing, return_exceptions=True)
+        assert [r for r in results if not isinstance(r, ProduceResult | ClosedError)] == []
+        assert library_tasks() == tasks
 
-    async def test_an_admin_that_starts_after_close(
-        self, kafka_url: str, other: Client, topic: str, monkeypatch: pytest.MonkeyPatch
+    async def test_a_cancelled_close_still_closes_everything(
+        self, kafka_url: str, other: Client, topic: str
     ) -> None:
-        backend = backend_from_url(kafka_url, Config())
-        await backend.open()
-        hold = Hold(monkeypatch, AIOKafkaAdminClient, "start")
-        closed = calls(monkeypatch, AIOKafkaAdminClient, "close")
-        creating = asyncio.ensure_future(backend.create_topic(topic, replication=1))
-        await hold.reached.wait()
-        await backend.aclose()
-        hold.release.set()
+        await other.admin().create_topic(topic)
+        before, tasks = open_sockets(), library_tasks()
+        backend = backend_from_url(kafka_url, short(idempotent=True))
+        await backend.produce(topic, 0, values(1))
+        await backend.fetch(topic, 0, 0, max_wait=0)
+        await backend.commit_offsets(f"g-{topic}", {(topic, 0): CommittedOffset(1)})
+        errors: list[BaseException] = []
+
+        async def long_poll() -> None:
+            try:
+                await backend.fetch(topic, 0, 1, max_wait=20)
+            except ClosedError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(long_poll)
+            await anyio.wait_all_tasks_blocked()
+            with anyio.move_on_after(0) as scope:  # cancelled at its first wait
+                await backend.aclose()
+            assert scope.cancelled_caught
+            assert library_tasks() == tasks
+            assert open_sockets() == before
+        assert len(errors) == 1
+        with anyio.fail_after(1):
+            await backend.aclose()  # already closed: returns at once
+
+    async def test_a_close_cancelled_before_it_ran_is_completed_by_the_next(
+        self, kafka_url: str, other: Client, topic: str
+    ) -> None:
+        await other.admin().create_topic(topic)
+        before, tasks = open_sockets(), library_tasks()
+        backend = backend_from_url(kafka_url, short(idempotent=True))
+        await backend.produce(topic, 0, values(1))
+        closing = asyncio.ensure_future(backend.aclose())
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        with anyio.fail_after(2):
+            await backend.aclose()
+        assert library_tasks() == tasks
+        assert open_sockets() == before
         with pytest.raises(ClosedError):
-            await creating
-        assert len(closed) == 1
-        assert topic not in await other.admin().list_topics()
+            await backend.produce(topic, 0, values(1))
+
+
+@pytest.mark.kafka
+class TestFetchPool:
+    async def test_idle_fetch_connections_are_bounded(
+        self, kafka_url: str, other: Client, topic: str
+    ) -> None:
+        await other.admin().create_topic(topic)
+        before, tasks = open_sockets(), library_tasks()
+        async with connect(kafka_url, short()) as client:
+            await client.partitions(topic)
+            with anyio.fail_after(30):
+                # 500 long polls at once: each needs a connection of its own.
+                await asyncio.gather(
+                    *(client.backend.fetch(topic, 0, 0, max_wait=1.0) for _ in range(500))
+                )
+            # A few idle ones are kept for the next fetches, the rest closed: at most
+            # MAX_IDLE fetch connections and the shared request connection stay open.
+            assert open_sockets() - before <= MAX_IDLE + 1
+            result = await client.backend.fetch(topic, 0, 0, max_wait=0)
+            assert result.records == []
+        assert open_sockets() == before
+        assert library_tasks() == tasks

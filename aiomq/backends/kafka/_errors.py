@@ -2,8 +2,10 @@
 
 Every call into aiokafka runs under ``map_errors()``, and every error code read from a
 response goes through ``raise_for_code``; no other module of aiomq names an aiokafka error.
-The codes after which the Kafka backend refreshes its metadata and retries live here too
-(``RETRY_LEADER``, ``RETRY_COORDINATOR``). httpcore's ``map_exceptions`` is the model.
+Kafka's codes are matched as integers: aiokafka 0.14 has no class for many of them (87
+INVALID_RECORD, 90 PRODUCER_FENCED, ...) and names code 13 wrongly. The codes after which
+the backend looks a leader or coordinator up again and retries live here too.
+httpcore's ``map_exceptions`` is the model.
 """
 
 from __future__ import annotations
@@ -14,52 +16,112 @@ from contextlib import contextmanager
 
 import aiokafka.errors as ak
 
-from ..errors import (
+from ...errors import (
     AiomqError,
     AuthenticationError,
     BrokerUnavailable,
     ClosedError,
+    ConfigError,
     MessageTooLarge,
     OffsetOutOfRange,
+    TopicExists,
     UnknownTopic,
 )
-from .base import TopicExists
 
 __all__ = [
+    "DUPLICATE_SEQUENCE",
+    "INVALID_PRODUCER_EPOCH",
     "LEADER_NOT_AVAILABLE",
+    "MESSAGE_TOO_LARGE",
+    "OUT_OF_ORDER_SEQUENCE",
+    "RETRIABLE",
     "RETRY_COORDINATOR",
     "RETRY_LEADER",
+    "UNKNOWN_PRODUCER_ID",
     "UNKNOWN_TOPIC",
+    "error_for_code",
     "map_errors",
     "raise_for_code",
     "translate",
 ]
 
-UNKNOWN_TOPIC: int = ak.UnknownTopicOrPartitionError.errno
-"""UNKNOWN_TOPIC_OR_PARTITION (3): missing, or not known yet to the broker asked."""
+UNKNOWN_TOPIC = 3
+"""UNKNOWN_TOPIC_OR_PARTITION: missing, or not known yet to the broker asked."""
 
-LEADER_NOT_AVAILABLE: int = ak.LeaderNotAvailableError.errno
-"""LEADER_NOT_AVAILABLE (5): a topic being created, or a partition between leaders."""
+LEADER_NOT_AVAILABLE = 5
+"""LEADER_NOT_AVAILABLE: a topic being created, or a partition between leaders."""
+
+MESSAGE_TOO_LARGE = 10
+RECORD_LIST_TOO_LARGE = 18
+OUT_OF_ORDER_SEQUENCE = 45
+DUPLICATE_SEQUENCE = 46
+INVALID_PRODUCER_EPOCH = 47
+UNKNOWN_PRODUCER_ID = 59
 
 RETRY_LEADER: frozenset[int] = frozenset(
-    error.errno
-    for error in (
-        ak.UnknownTopicOrPartitionError,
-        ak.LeaderNotAvailableError,
-        ak.NotLeaderForPartitionError,
-    )
+    {
+        UNKNOWN_TOPIC,
+        LEADER_NOT_AVAILABLE,
+        6,  # NOT_LEADER_OR_FOLLOWER
+        13,  # NETWORK_EXCEPTION (aiokafka's StaleLeaderEpochCodeError)
+        56,  # KAFKA_STORAGE_ERROR: the replica's log directory is offline
+        74,  # FENCED_LEADER_EPOCH
+        75,  # UNKNOWN_LEADER_EPOCH
+    }
 )
 """Codes after which a partition request is retried once its leader is looked up again."""
 
 RETRY_COORDINATOR: frozenset[int] = frozenset(
-    error.errno
-    for error in (
-        ak.GroupLoadInProgressError,
-        ak.GroupCoordinatorNotAvailableError,
-        ak.NotCoordinatorForGroupError,
-    )
+    {
+        14,  # COORDINATOR_LOAD_IN_PROGRESS
+        15,  # COORDINATOR_NOT_AVAILABLE
+        16,  # NOT_COORDINATOR
+    }
 )
 """Codes after which a group request is retried once its coordinator is looked up again."""
+
+RETRIABLE: frozenset[int] = (
+    RETRY_LEADER
+    | RETRY_COORDINATOR
+    | frozenset(
+        {
+            2,  # CORRUPT_MESSAGE: damaged on the way; the Java client sends it again
+            7,  # REQUEST_TIMED_OUT: the broker's wait for acks ran out
+            19,  # NOT_ENOUGH_REPLICAS
+            20,  # NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            51,  # CONCURRENT_TRANSACTIONS
+            89,  # THROTTLING_QUOTA_EXCEEDED
+        }
+    )
+)
+"""Codes a request may be sent again after, unchanged (Kafka's ``RetriableException``)."""
+
+# Codes that say an argument was wrong, and which argument (decisions: ConfigError naming it).
+_ARGUMENT: dict[int, str] = {
+    12: "metadata",  # OFFSET_METADATA_TOO_LARGE
+    17: "topic",  # INVALID_TOPIC_EXCEPTION
+    24: "group",  # INVALID_GROUP_ID
+    32: "timestamp",  # INVALID_TIMESTAMP
+    37: "partitions",  # INVALID_PARTITIONS
+    38: "replication",  # INVALID_REPLICATION_FACTOR
+    39: "replication",  # INVALID_REPLICATION_ASSIGNMENT
+    40: "config",  # INVALID_CONFIG
+    44: "config",  # POLICY_VIOLATION
+    87: "records",  # INVALID_RECORD (a key-less record on a compacted topic, say)
+}
+
+_NAMES: dict[int, str] = {
+    13: "NETWORK_EXCEPTION",
+    45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    47: "INVALID_PRODUCER_EPOCH",
+    59: "UNKNOWN_PRODUCER_ID",
+    74: "FENCED_LEADER_EPOCH",
+    75: "UNKNOWN_LEADER_EPOCH",
+    87: "INVALID_RECORD",
+    89: "THROTTLING_QUOTA_EXCEEDED",
+    90: "PRODUCER_FENCED",
+    120: "TRANSACTION_ABORTABLE",
+}
 
 _MAP: tuple[tuple[tuple[type[BaseException], ...], type[Exception]], ...] = (
     # A TLS connection cut short is a network failure; any other TLS error (an untrusted or
@@ -78,20 +140,6 @@ _MAP: tuple[tuple[tuple[type[BaseException], ...], type[Exception]], ...] = (
         MessageTooLarge,
     ),
     ((ak.TopicAlreadyExistsError,), TopicExists),
-    (
-        (
-            ak.InvalidTopicError,
-            ak.InvalidPartitionsError,
-            ak.InvalidReplicationFactorError,
-            ak.InvalidReplicationAssignmentError,
-            ak.InvalidConfigurationError,
-            ak.PolicyViolationError,
-            ak.InvalidGroupIdError,
-            ak.OffsetMetadataTooLargeError,
-            ak.InvalidTimestampError,
-        ),
-        ValueError,
-    ),
     (
         (
             ak.AuthenticationFailedError,
@@ -132,15 +180,21 @@ _MAP: tuple[tuple[tuple[type[BaseException], ...], type[Exception]], ...] = (
 def translate(exc: BaseException) -> Exception:
     """The aiomq exception for an aiokafka one (or a socket, TLS or timeout error).
 
-    TLS failures other than a cut connection become ``AuthenticationError``; retriable
-    errors not listed become ``BrokerUnavailable``; anything else ``AiomqError``
-    naming the Kafka error. The original is kept as ``__cause__`` by the callers.
+    TLS failures other than a cut connection become ``AuthenticationError``; an error code
+    that names a bad argument becomes ``ConfigError`` naming it; retriable errors not listed
+    become ``BrokerUnavailable``; anything else ``AiomqError`` naming the Kafka error. The
+    original is kept as ``__cause__`` by the callers.
     """
+    if isinstance(exc, ak.UnsupportedCodecError):
+        return ConfigError("producer.compression", _describe(exc))
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc, ak.KafkaError) and isinstance(errno, int) and errno in _ARGUMENT:
+        return ConfigError(_ARGUMENT[errno], _describe(exc))
     for kinds, mapped in _MAP:
         if isinstance(exc, kinds):
             return mapped(_describe(exc))
     if isinstance(exc, OSError):  # socket errors and TimeoutError
-        return BrokerUnavailable(_describe(exc))
+        return BrokerUnavailable(_describe(exc) or "timed out")
     if isinstance(exc, ak.KafkaError) and exc.retriable:
         return BrokerUnavailable(_describe(exc))
     return AiomqError(_describe(exc))
@@ -170,10 +224,36 @@ def map_errors(context: str = "") -> Iterator[None]:
         raise mapped from exc
 
 
-def raise_for_code(code: int, context: str) -> None:
+def error_for_code(code: int, context: str, message: str | None = None) -> Exception:
+    """The aiomq error for a non-zero Kafka response ``code``, ``message`` the broker's text.
+
+    Codes that name a bad argument give ``ConfigError`` naming it; codes aiokafka has no
+    class for are named from Kafka's list, or by number.
+    """
+    detail = f" ({message})" if message else ""
+    if code in _ARGUMENT:
+        return ConfigError(_ARGUMENT[code], f"{context}: {_name(code)}{detail}")
+    kind = ak.for_code(code)
+    if kind is ak.UnknownError or code in _NAMES:
+        mapped: Exception = (BrokerUnavailable if code in RETRIABLE else AiomqError)(
+            f"{context}: {_name(code)}{detail}"
+        )
+        return mapped
+    mapped = translate(kind())
+    mapped.args = (f"{context}: {mapped}{detail}",)
+    return mapped
+
+
+def _name(code: int) -> str:
+    if code in _NAMES:
+        return f"{_NAMES[code]} (error {code})"
+    kind = ak.for_code(code)
+    if kind is ak.UnknownError:
+        return f"Kafka error {code}"
+    return f"{kind.__name__} (error {code})"
+
+
+def raise_for_code(code: int, context: str, message: str | None = None) -> None:
     """Raise the aiomq error for a Kafka response ``code`` (0 is success: returns)."""
-    if code == 0:
-        return
-    error = ak.for_code(code)
-    with map_errors(context):
-        raise error()
+    if code:
+        raise error_for_code(code, context, message)
