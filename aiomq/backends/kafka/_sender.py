@@ -174,6 +174,7 @@ class Sender:
         self._waiting: dict[tuple[str, int], list[_Waiter]] = {}
         self._arrivals = 0
         self._initializing: asyncio.Task[None] | None = None
+        self._init_failure = ""  # why the last InitProducerId attempt failed
 
     @property
     def sequencer(self) -> Sequencer | None:
@@ -383,7 +384,7 @@ class Sender:
             self._initializing = cluster.spawn(self._init_producer_id())
         task = self._initializing
         if not await cluster.wait(task, deadline):
-            raise Retry("no producer id yet")
+            raise Retry(f"no producer id yet: {self._init_failure or 'no answer'}")
         await cluster.join(task, shared=True)  # its error, if it failed
 
     async def _init_producer_id(self) -> None:
@@ -404,9 +405,11 @@ class Sender:
                     group=COORDINATION,
                 )
             except BrokerUnavailable as exc:
+                self._init_failure = str(exc)
                 raise Retry(str(exc)) from None
             if response.error_code in RETRIABLE:  # COORDINATOR_LOAD_IN_PROGRESS at start-up
-                raise Retry(str(error_for_code(response.error_code, "init producer id")))
+                self._init_failure = str(error_for_code(response.error_code, "init producer id"))
+                raise Retry(self._init_failure)
             raise_for_code(response.error_code, "init producer id")
             sequencer.set_producer(response.producer_id, response.producer_epoch)
 
