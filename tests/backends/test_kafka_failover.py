@@ -165,3 +165,77 @@ async def test_a_partition_without_a_leader_holds_up_only_itself(
                     await impatient.backend.fetch(topic, 0, 0, max_wait=0.5)
         finally:
             await asyncio.to_thread(cluster.restart, victim)
+
+
+async def test_idempotent_produce_survives_a_leader_kill_once_and_in_order(
+    aiomq_kafka_cluster: LocalKafka,
+) -> None:
+    """Writers keep producing while the leader is killed: every acknowledged record is in
+    the log exactly once, at the offset it was acknowledged with, in its writer's order, and
+    no record at all is written twice (retries re-send batches with their sequences)."""
+    cluster = aiomq_kafka_cluster
+    topic = f"idempotent-{uuid.uuid4().hex[:8]}"
+    settings = config(request_timeout=10.0, producer_timeout=30.0)
+    settings.producer.idempotent = True
+    async with connect(f"kafka://{cluster.bootstrap}", settings) as client:
+        admin = client.admin()
+        await admin.create_topic(topic, partitions=1)
+        info = await described_when(admin, topic, lambda t: len(t.partitions[0].isr) == 3)
+        victim = info.partitions[0].leader
+        backend = client.backend
+        acked: dict[bytes, int] = {}  # value -> offset, from each acknowledgement
+        order: dict[int, list[bytes]] = {}  # writer -> its acknowledged values, in order
+        failures: list[BaseException] = []
+        midway = anyio.Event()  # enough acknowledged to kill mid-stream
+        killed = anyio.Event()
+        after_kill = 0
+
+        async def writer(number: int) -> None:
+            nonlocal after_kill
+            order[number] = []
+            for batch in range(40):
+                records = [(None, b"w%d-%d-%d" % (number, batch, i), (), None) for i in range(10)]
+                try:
+                    result = await backend.produce(topic, 0, records)
+                except BrokerUnavailable as exc:  # allowed; its records must not be doubled
+                    failures.append(exc)
+                    continue
+                for (_, value, _, _), offset in zip(records, result.offsets, strict=True):
+                    assert value is not None
+                    acked[value] = offset
+                    order[number].append(value)
+                if len(acked) >= 200:
+                    midway.set()
+                if killed.is_set():
+                    after_kill += 1
+
+        try:
+            with anyio.fail_after(50):
+                async with anyio.create_task_group() as tg:
+                    for number in range(4):
+                        tg.start_soon(writer, number)
+                    await midway.wait()
+                    await kill(cluster, victim)
+                    killed.set()
+            assert after_kill > 0, "no batch was acknowledged after the kill"
+            now = await described_when(admin, topic, lambda t: t.partitions[0].leader != -1)
+            assert now.partitions[0].leader != victim
+            end = (await backend.list_offsets(topic, {0: LATEST}))[0]
+            assert end is not None
+            log: list[bytes] = []
+            offset = 0
+            while offset < end:
+                fetched = await backend.fetch(topic, 0, offset, max_wait=10)
+                log.extend(r[VALUE] or b"" for r in fetched.records)
+                assert [r[OFFSET] for r in fetched.records] == list(
+                    range(offset, offset + len(fetched.records))
+                )
+                offset = fetched.next_offset
+            assert len(log) == len(set(log)), "a record was written twice"
+            position = {value: at for at, value in enumerate(log)}
+            assert {value: position.get(value) for value in acked} == acked
+            for values_in_order in order.values():
+                offsets = [acked[value] for value in values_in_order]
+                assert offsets == sorted(offsets)
+        finally:
+            await asyncio.to_thread(cluster.restart, victim)
