@@ -7,11 +7,16 @@ Metadata (one topic ``t`` of one partition, led by the fake itself) and Produce.
 answered, it is killed; then produce must fail within ``producer.timeout``, fetch within
 its wait plus ``net.request_timeout``, metadata within ``net.request_timeout``, each with
 ``BrokerUnavailable`` saying the connection was refused (not a metadata time-out).
+
+Arguments the wire cannot hold are refused before any I/O: against a port that refuses
+connections, each bad call raises the ``ConfigError`` naming the argument (or
+``MessageTooLarge``), never ``BrokerUnavailable``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,9 +30,9 @@ from aiokafka.protocol.admin import ApiVersionResponse_v0
 from aiokafka.protocol.metadata import MetadataResponse_v1
 from aiokafka.protocol.produce import ProduceRequest_v5, ProduceResponse_v5
 
-from aiomq.backends import LATEST, Backend, backend_from_url
+from aiomq.backends import LATEST, Backend, CommittedOffset, backend_from_url
 from aiomq.config import Acks, Config
-from aiomq.errors import BrokerUnavailable
+from aiomq.errors import BrokerUnavailable, ConfigError, MessageTooLarge
 from tests.backends.common import values
 
 pytestmark = pytest.mark.asyncio
@@ -175,3 +180,79 @@ async def test_an_idempotent_produce_fails_within_the_producer_timeout() -> None
     finally:
         with anyio.fail_after(5):
             await backend.aclose()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+LONG = "x" * 40_000  # more than the protocol's 32,767-byte strings
+
+BAD_CALLS: list[tuple[str, str, Callable[[Backend], Awaitable[Any]]]] = [
+    ("offset", "fetch at 2**63", lambda b: b.fetch(TOPIC, 0, 2**63, max_wait=0)),
+    ("max_bytes", "fetch max_bytes=-1", lambda b: b.fetch(TOPIC, 0, 0, max_wait=0, max_bytes=-1)),
+    (
+        "max_records",
+        "fetch max_records=0",
+        lambda b: b.fetch(TOPIC, 0, 0, max_wait=0, max_records=0),
+    ),
+    ("partition", "fetch partition=True", lambda b: b.fetch(TOPIC, True, 0, max_wait=0)),
+    (
+        "offset",
+        "commit 2**63",
+        lambda b: b.commit_offsets("g", {(TOPIC, 0): CommittedOffset(2**63)}),
+    ),
+    (
+        "group",
+        "commit to a long group",
+        lambda b: b.commit_offsets(LONG, {(TOPIC, 0): CommittedOffset(1)}),
+    ),
+    (
+        "metadata",
+        "commit long metadata",
+        lambda b: b.commit_offsets("g", {(TOPIC, 0): CommittedOffset(1, LONG)}),
+    ),
+    ("group", "offsets of a long group", lambda b: b.committed_offsets(LONG, [(TOPIC, 0)])),
+    ("timestamp", "list offsets at 2**63", lambda b: b.list_offsets(TOPIC, {0: 2**63})),
+    ("topic", "partitions of a list", lambda b: b.partitions([TOPIC])),  # type: ignore[arg-type]
+    ("value", "produce a str value", lambda b: b.produce(TOPIC, 0, [(None, "v", (), None)])),  # type: ignore[list-item]
+    (
+        "headers",
+        "produce a bad header",
+        lambda b: b.produce(TOPIC, 0, [(None, b"v", (("h", 1),), None)]),  # type: ignore[list-item]
+    ),
+    ("timestamp", "produce at 2**63", lambda b: b.produce(TOPIC, 0, [(None, b"v", (), 2**63)])),
+    ("topic", "create an internal topic", lambda b: b.create_topic("__consumer_offsets")),
+    ("topic", "delete an internal topic", lambda b: b.delete_topic("__consumer_offsets")),
+    ("topic", "delete ''", lambda b: b.delete_topic("")),
+    ("topic", "describe ''", lambda b: b.describe_topic("")),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "call"), [(f, c) for f, _, c in BAD_CALLS], ids=[i for _, i, _ in BAD_CALLS]
+)
+async def test_bad_arguments_fail_before_any_io(
+    field: str, call: Callable[[Backend], Awaitable[Any]]
+) -> None:
+    # The broker's port refuses connections: a check that came after the first request
+    # would surface as BrokerUnavailable, not as the ConfigError naming the argument.
+    backend = backend_from_url(f"kafka://127.0.0.1:{closed_port()}", Config())
+    try:
+        with anyio.fail_after(1), pytest.raises(ConfigError) as caught:
+            await call(backend)
+        assert caught.value.field == field
+    finally:
+        await backend.aclose()
+
+
+async def test_a_record_too_large_for_the_producer_fails_before_any_io() -> None:
+    backend = backend_from_url(f"kafka://127.0.0.1:{closed_port()}", Config())
+    try:
+        with anyio.fail_after(1), pytest.raises(MessageTooLarge):
+            await backend.produce(TOPIC, 0, [*values(3), (None, b"x" * 2_000_000, (), None)])
+    finally:
+        await backend.aclose()

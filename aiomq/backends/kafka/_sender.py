@@ -47,7 +47,7 @@ from aiokafka.record.util import calc_crc32c
 
 from ...config import Acks, Compression, Config
 from ...errors import BrokerUnavailable, ConfigError
-from ..base import ProduceRecord, ProduceResult
+from ..base import ProduceRecord, ProduceResult, check_record_sizes
 from ._cluster import COORDINATION, Cluster, Retry
 from ._errors import (
     MESSAGE_TOO_LARGE,
@@ -63,6 +63,7 @@ from ._sequences import Batch, Send, Sequencer, Verdict
 __all__ = ["Sender", "rewrite_producer_state"]
 
 _INT32_MAX = 2**31 - 1
+_BATCH_OVERHEAD = 61  # bytes of a record batch's header (Kafka's RECORD_BATCH_OVERHEAD)
 _MAGIC = 2
 _NO_HEADERS: list[tuple[str, bytes | None]] = []  # shared, never mutated: read by the builder
 _TOO_LARGE = frozenset({MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE})
@@ -188,6 +189,15 @@ class Sender:
     def _builder(self) -> DefaultRecordBatchBuilder:
         return DefaultRecordBatchBuilder(_MAGIC, self._codec, 0, -1, -1, -1, self._max_bytes)
 
+    def batches(self, records: Sequence[ProduceRecord]) -> list[_Job]:
+        """The records (checked, not empty) as batches for ``produce``; no I/O.
+
+        ``MessageTooLarge`` when a record does not fit ``producer.max_message_bytes`` alone
+        (``base.check_record_sizes``). The builder measures every record as it appends it,
+        in the same pass: the exact check runs only for a record that comes near the limit.
+        """
+        return self._jobs(records)
+
     def _jobs(self, records: Sequence[ProduceRecord]) -> list[_Job]:
         """The records as batches of at most ``producer.max_message_bytes`` each."""
         jobs: list[_Job] = []
@@ -195,14 +205,21 @@ class Sender:
         stamps: list[int] = []
         keep = stamps.append
         start = 0
+        limit = self._max_bytes - _BATCH_OVERHEAD
+        checked = False
         for i, (key, value, headers, timestamp) in enumerate(records):
             listed = list(headers) if headers else _NO_HEADERS
             meta = builder.append(i - start, timestamp, key, value, listed)
-            if meta is None:  # full: the record starts the next batch (it fits alone)
+            if meta is None:  # full: the record starts the next batch
                 jobs.append(self._job(records[start:i], builder, stamps))
                 start, builder, stamps = i, self._builder(), []
                 keep = stamps.append
                 meta = builder.append(0, timestamp, key, value, listed)
+            # A record's size in a batch is at least its size alone: only one near the limit
+            # needs the exact measure, which raises for the first record really over it.
+            if meta.size > limit and not checked:
+                check_record_sizes(records, self._max_bytes)
+                checked = True
             keep(meta.timestamp)
         jobs.append(self._job(records[start:], builder, stamps))
         return jobs
@@ -217,23 +234,25 @@ class Sender:
         return _Job(records, builder, stamps, batch)
 
     async def produce(
-        self, topic: str, partition: int, records: Sequence[ProduceRecord], deadline: float
+        self, topic: str, partition: int, batches: list[_Job], deadline: float
     ) -> ProduceResult:
-        """Append ``records`` (checked, not empty) to the partition by ``deadline``.
+        """Append ``batches`` (from ``batches()``) to the partition by ``deadline``.
 
         The batches of one call go in order, each after the one before is acknowledged.
         """
         done: list[_Job] = []
-        for job in self._jobs(records):
+        for job in batches:
             await self._deliver(topic, partition, job, deadline, done)
+        stamps: list[int] = []
         if self._acks == int(Acks.NONE):  # the broker does not say where records went
-            return ProduceResult([-1] * len(records), [s for job in done for s in job.stamps])
+            for job in done:
+                stamps.extend(job.stamps)
+            return ProduceResult([-1] * len(stamps), stamps)
         if len(done) == 1:
             job = done[0]
             offsets: Sequence[int] = range(job.base_offset, job.base_offset + len(job.records))
         else:
             offsets = [job.base_offset + i for job in done for i in range(len(job.records))]
-        stamps: list[int] = []
         for job in done:
             stamps.extend([job.time] * len(job.records) if job.time != -1 else job.stamps)
         return ProduceResult(offsets, stamps)

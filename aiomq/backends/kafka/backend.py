@@ -43,7 +43,6 @@ from ..base import (
     check_offset,
     check_offset_specs,
     check_partition,
-    check_record_sizes,
     check_records,
     check_topic,
     check_topic_arguments,
@@ -119,7 +118,6 @@ class KafkaBackend:
         self._url = url
         self._auto_create = auto_create_topics
         self._request_timeout = config.net.request_timeout
-        self._max_message_bytes = config.producer.max_message_bytes
 
     @property
     def url(self) -> str:
@@ -179,7 +177,7 @@ class KafkaBackend:
         check_topic(topic)
         check_partition(partition)
         check_records(records)
-        check_record_sizes(records, self._max_message_bytes)
+        batches = self._sender.batches(records) if records else []  # the size check too
         cluster = self._cluster
         deadline = self._sender.deadline()
         leaders = cluster.leaders.get(topic)
@@ -192,7 +190,7 @@ class KafkaBackend:
         if not records:
             await cluster.pause(0)  # a scheduling point, as a network call would be
             return ProduceResult(range(0), [])
-        return await self._sender.produce(topic, partition, records, deadline)
+        return await self._sender.produce(topic, partition, batches, deadline)
 
     async def fetch(
         self,
