@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -157,6 +158,77 @@ class TestIdempotence:
             result = await client.backend.produce(topic, 0, values(3))
         assert list(result.offsets) == [3, 4, 5]
         assert await other.backend.list_offsets(topic, {0: LATEST}) == {0: 6}
+
+
+def lose_the_batch(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Answer the next produce request OUT_OF_ORDER_SEQUENCE without sending it.
+
+    As when the broker lost this producer's state: the batch is not written, and the one
+    before it is not what the broker expects either.
+    """
+    lost: list[Any] = []
+    real: Callable[..., Awaitable[Any]] = Cluster.request
+
+    async def request(self: Cluster, conn: Any, request: Any, **kwargs: Any) -> Any:
+        if request.API_KEY == 0 and not lost:
+            lost.append(request)
+            ((topic, ((partition, _),)),) = request._topics
+            refused: tuple[Any, ...] = (partition, 45, -1, -1, -1, [], None)
+            return SimpleNamespace(topics=[(topic, [refused])])
+        return await real(self, conn, request, **kwargs)
+
+    monkeypatch.setattr(Cluster, "request", request)
+    return lost
+
+
+class TestResequencing:
+    @pytest.mark.parametrize("codec", [Compression.NONE, Compression.GZIP])
+    async def test_a_batch_the_broker_lost_goes_again_under_a_new_epoch(
+        self,
+        kafka_url: str,
+        other: Client,
+        topic: str,
+        monkeypatch: pytest.MonkeyPatch,
+        codec: Compression,
+    ) -> None:
+        await other.admin().create_topic(topic)
+        config = settings(idempotent=True)
+        config.producer.compression = codec
+        async with connect(kafka_url, config) as client:
+            await client.backend.produce(topic, 0, values(2))
+            lost = lose_the_batch(monkeypatch)
+            # Sent again with its header rewritten (epoch + 1, sequence 0, CRC redone):
+            # the broker takes it, so the rewritten batch is well-formed.
+            result = await client.backend.produce(topic, 0, values(3, 2))
+            assert len(lost) == 1
+            after = await client.backend.produce(topic, 0, values(1, 5))
+        assert [list(result.offsets), list(after.offsets)] == [[2, 3, 4], [5]]
+        got = await fetch_all(other, topic, 0, 0, 6)
+        assert [r[VALUE] for r in got] == [b"v%d" % i for i in range(6)]
+
+    async def test_a_cancelled_produce_leaves_no_duplicate_and_no_stuck_partition(
+        self, kafka_url: str, other: Client, topic: str
+    ) -> None:
+        await other.admin().create_topic(topic)
+        async with connect(kafka_url, settings(idempotent=True)) as client:
+            await client.backend.produce(topic, 0, values(1))
+            producing = asyncio.ensure_future(client.backend.produce(topic, 0, values(1, 1)))
+            await asyncio.sleep(0)  # its request is on the wire
+            producing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await producing
+            # Its fate is unknown to the sender: the next batch starts a new epoch, which
+            # the broker takes whether or not the cancelled one landed.
+            with anyio.fail_after(5):
+                later = await client.backend.produce(topic, 0, values(2, 2))
+        end = (await other.backend.list_offsets(topic, {0: LATEST}))[0]
+        assert end in (3, 4)  # v1 landed or not; nothing twice
+        got = await fetch_all(other, topic, 0, 0, end or 0)
+        assert [r[VALUE] for r in got] in (
+            [b"v0", b"v1", b"v2", b"v3"],
+            [b"v0", b"v2", b"v3"],
+        )
+        assert list(later.offsets) == [end - 2, end - 1]
 
 
 class TestWire:

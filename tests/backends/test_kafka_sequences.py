@@ -8,7 +8,9 @@ The rules are the Java client's (TransactionManager); each test names the one it
 from __future__ import annotations
 
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
+from aiomq.backends.kafka._sender import rewrite_producer_state
 from aiomq.backends.kafka._sequences import (
     MAX_EPOCH,
     MAX_IN_FLIGHT,
@@ -226,3 +228,19 @@ def test_retriable_codes_are_retried_with_the_same_state(code: int) -> None:
     send(seq, batch)
     assert seq.answered(T, P, batch, code) is Verdict.RETRY
     assert send(seq, batch) == Send(7, 0, 0)
+
+
+@pytest.mark.parametrize("codec", [0, 1, 2, 3, 4])
+def test_a_built_batch_moves_to_another_producer_state(codec: int) -> None:
+    # How a batch sent before is resequenced: its header rewritten, its CRC redone; a
+    # compressed batch cannot be built a second time.
+    builder = DefaultRecordBatchBuilder(2, codec, 0, 7, 0, 10, 1 << 20)
+    for i in range(50):
+        builder.append(i, None, None, b"value %d" % i * 10, [("h", None)])
+    built = builder.build()
+    moved = DefaultRecordBatch(bytes(rewrite_producer_state(built, Send(8, 3, 5))))
+    assert moved.validate_crc()
+    assert (moved.producer_id, moved.producer_epoch, moved.base_sequence) == (8, 3, 5)
+    records = list(moved)  # a batch iterates once
+    assert [r.value for r in records] == [b"value %d" % i * 10 for i in range(50)]
+    assert records[0].headers == [("h", None)]
