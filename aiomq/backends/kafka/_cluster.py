@@ -149,7 +149,14 @@ class Cluster:
             raise self.closed_error()
 
     def spawn(self, coro: Awaitable[_T]) -> asyncio.Task[_T]:
-        """Run ``coro`` in a task of ours: ``aclose()`` cancels it and waits for its end."""
+        """Run ``coro`` in a task of ours: ``aclose()`` cancels it and waits for its end.
+
+        ``ClosedError`` after ``aclose()`` (``coro`` is then closed, never run).
+        """
+        if self.closed:
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            raise self.closed_error()
         task: asyncio.Task[_T] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -266,10 +273,10 @@ class Cluster:
         # A private future per sleeper, woken by the deadline, by ``future`` or by aclose():
         # thousands of concurrent waits then cost nothing extra each (a future shared by all
         # of them would make every wait pay for every other's callback).
-        loop = asyncio.get_running_loop()
-        waker: asyncio.Future[None] = loop.create_future()
         if self.closed:
             return
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[None] = loop.create_future()
         self._sleepers.add(waker)
         timer = loop.call_at(deadline, _wake, waker)
         if future is not None:
@@ -287,17 +294,12 @@ class Cluster:
 
         The connect runs in a task of ours, so ``aclose()`` can cancel it at any point.
         """
-        self.check_open()
         task = self.spawn(self._connect(host, port))
-        loop = asyncio.get_running_loop()
-        where = f"connecting to {_address(host, port)}"
         try:
             async with asyncio.timeout_at(deadline):
                 return await self.join(task, shared=False)
-        except TimeoutError:
-            if loop.time() >= deadline:  # ours, not aiokafka's own connect timeout
-                raise BrokerUnavailable(f"{where}: timed out") from None
-            raise
+        except TimeoutError:  # ours: aiokafka's own is BrokerUnavailable by now
+            raise BrokerUnavailable(f"connecting to {_address(host, port)}: timed out") from None
 
     async def _connect(self, host: str, port: int) -> AIOKafkaConnection:
         conn = AIOKafkaConnection(host, port, **self._kwargs)
@@ -355,14 +357,11 @@ class Cluster:
                 dialing = self.spawn(self._connect(*address))
                 self._dialing[key] = dialing
                 dialing.add_done_callback(lambda task: self._settle_dial(key, task))
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(deadline):
                 return await self.join(dialing, shared=True)
-        except TimeoutError:
-            if loop.time() >= deadline:
-                raise BrokerUnavailable(f"connecting to broker {node}: timed out") from None
-            raise
+        except TimeoutError:  # ours: aiokafka's own is BrokerUnavailable by now
+            raise BrokerUnavailable(f"connecting to broker {node}: timed out") from None
 
     def _settle_dial(self, key: tuple[int, int], task: asyncio.Task[AIOKafkaConnection]) -> None:
         if self._dialing.get(key) is task:
