@@ -283,12 +283,13 @@ class Sender:
             request = _Produce(
                 None, self._acks, timeout_ms, [(topic, [(partition, job.wire(state))])]
             )
+            at = f"broker {leader}"  # retrying() says what failed; this says where
             try:
                 response = await cluster.request(
                     conn,
                     request,
                     deadline=deadline,
-                    context=context,
+                    context=at,
                     expect_response=self._acks != int(Acks.NONE),
                 )
             except BrokerUnavailable as exc:
@@ -303,6 +304,7 @@ class Sender:
             _, code, offset, log_append_time, *rest = parts[0]
             if code in _TOO_LARGE and len(job.records) > 1:
                 halves.extend(self._split(topic, partition, job))
+                self._wake(topic, partition)
                 return
             if sequencer is not None and job.batch is not None:
                 verdict = sequencer.answered(topic, partition, job.batch, code)
@@ -317,9 +319,9 @@ class Sender:
             if verdict is Verdict.RETRY:
                 if code in RETRY_LEADER:
                     cluster.forget_leader(topic)
-                raise Retry(str(error_for_code(code, context)))
+                raise Retry(str(error_for_code(code, at)))
             message = rest[2] if len(rest) > 2 else None
-            raise_for_code(code, context, message)
+            raise_for_code(code, f"{context} at {at}", message)
 
         try:
             await cluster.retrying(context, attempt, deadline)
