@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..backends.base import TopicPartition
 from ..backends.consumer_protocol import (
@@ -301,7 +301,11 @@ class ClassicMember:
                     f"the group chose assignor {result.protocol!r}, which this member did not offer"
                 )
             )
-        subscriptions = {m.member_id: decode_subscription(m.metadata) for m in result.members}
+        # Java's range and round-robin order static members by their instance id.
+        subscriptions = {
+            m.member_id: replace(decode_subscription(m.metadata), group_instance_id=m.instance_id)
+            for m in result.members
+        }
         plan = assignor.assign(partitions, subscriptions)
         encoded = {
             member: encode_assignment(Assignment(tuple(plan.get(member, ()))))
