@@ -12,20 +12,25 @@ import pytest_asyncio
 
 from aiomq.backends import (
     EARLIEST,
+    LATEST,
     CommittedOffset,
     MemoryBackend,
     MemoryBroker,
     broker,
     drop_broker,
 )
-from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES
+from aiomq.backends.base import Membership
+from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES, MemoryTransactionalProducer
 from aiomq.client import Client, connect
 from aiomq.concurrency._park import Parker, current
 from aiomq.errors import (
     ClosedError,
     ConfigError,
+    FencedInstanceId,
     MessageTooLarge,
     OffsetOutOfRange,
+    StaleMember,
+    TransactionError,
     UnknownTopic,
 )
 from aiomq.message import record_size
@@ -357,3 +362,230 @@ class TestGroupOffsets:
         await client.admin().delete_topic("t")
         await client.admin().create_topic("t")
         assert await client.backend.committed_offsets("g", [("t", 0)]) == {}
+
+
+async def open_producer(
+    client: Client, transactional_id: str = "tx", transaction_timeout: float = 60.0
+) -> MemoryTransactionalProducer:
+    backend = client.backend
+    assert isinstance(backend, MemoryBackend)
+    return await backend.transactional_producer(
+        transactional_id, transaction_timeout=transaction_timeout
+    )
+
+
+class FakeClock:
+    """The transaction coordinator's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestTransactions:
+    async def test_a_new_producer_keeps_the_id_and_bumps_the_epoch(self, client: Client) -> None:
+        first = await open_producer(client, "a")
+        second = await open_producer(client, "a")
+        assert (second.producer_id, second.epoch) == (first.producer_id, first.epoch + 1)
+        await second.begin()
+        await second.produce("t", 0, values(1))
+        # One bump aborts the transaction left open, one is the new producer's, as on Kafka.
+        third = await open_producer(client, "a")
+        assert (third.producer_id, third.epoch) == (first.producer_id, first.epoch + 3)
+        other = await open_producer(client, "b")
+        assert other.producer_id != first.producer_id
+        assert other.transactional_id == "b"
+
+    async def test_the_deadline_runs_from_the_first_record_and_is_checked_when_touched(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        clock = mem.transactions.clock = FakeClock()
+        producer = await open_producer(client, transaction_timeout=5.0)
+        await producer.begin()
+        clock.now += 60  # begin() tells the broker nothing: no deadline runs yet
+        await producer.produce("t", 0, values(1))
+        clock.now += 4.9
+        await producer.produce("t", 0, values(1, 1))
+        assert mem.partition_log("t", 0).last_stable_offset == 0
+        clock.now += 0.1
+        # No fetch and no timer: the produce finds the transaction overdue, aborted.
+        with pytest.raises(TransactionError, match="transaction_timeout"):
+            await producer.produce("t", 0, values(1, 2))
+        assert mem.offsets("t", 0) == (0, 3)  # two records and the abort marker
+        assert mem.partition_log("t", 0).last_stable_offset == 3
+        with pytest.raises(TransactionError, match="abort"):
+            await producer.begin()
+        await producer.abort()
+        await producer.begin()
+        await producer.produce("t", 0, values(1, 3))
+        await producer.commit()
+        result = await client.backend.fetch("t", 0, 0, max_wait=0, read_committed=True)
+        assert [r[VALUE] for r in result.records] == [b"v3"]
+
+    async def test_an_overdue_transaction_is_aborted_by_another_producer(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        clock = mem.transactions.clock = FakeClock()
+        late = await open_producer(client, "late", transaction_timeout=1.0)
+        await late.begin()
+        await late.produce("t", 0, values(1))
+        clock.now += 2
+        await open_producer(client, "other")
+        assert mem.partition_log("t", 0).last_stable_offset == 2
+
+    @pytest.mark.parametrize(
+        "refusal",
+        [StaleMember("generation 3 is not the group's", "ILLEGAL_GENERATION"), FencedInstanceId()],
+    )
+    async def test_offsets_of_a_member_no_longer_current_are_refused(
+        self,
+        mem: MemoryBroker,
+        client: Client,
+        monkeypatch: pytest.MonkeyPatch,
+        refusal: Exception,
+    ) -> None:
+        stale = Membership("g", 3, "member-1", "instance-1")
+
+        def check_member(self: MemoryBroker, membership: Membership) -> None:
+            if membership == stale:
+                raise refusal
+
+        monkeypatch.setattr(MemoryBroker, "check_member", check_member)
+        producer = await open_producer(client)
+        await producer.begin()
+        await producer.produce("t", 0, values(1))
+        with pytest.raises(type(refusal)):
+            await producer.send_offsets(stale, {("t", 0): CommittedOffset(1)})
+        # KIP-447: the transaction can only be aborted now.
+        with pytest.raises(TransactionError, match="abort"):
+            await producer.commit()
+        with pytest.raises(TransactionError, match="abort"):
+            await producer.produce("t", 0, values(1, 1))
+        await producer.abort()
+        assert await client.backend.committed_offsets("g", [("t", 0)]) == {}
+        result = await client.backend.fetch("t", 0, 0, max_wait=0, read_committed=True)
+        assert (result.records, result.next_offset) == ([], 2)
+        current = Membership("g", 4, "member-1", "instance-1")
+        await producer.begin()
+        await producer.send_offsets(current, {("t", 0): CommittedOffset(2)})
+        await producer.commit()
+        assert await client.backend.committed_offsets("g", [("t", 0)]) == {
+            ("t", 0): CommittedOffset(2)
+        }
+
+    async def test_closing_the_backend_aborts_its_open_transactions(
+        self, name: str, client: Client
+    ) -> None:
+        async with connect(f"memory://{name}") as other:
+            producer = await open_producer(other)
+            await producer.begin()
+            await producer.produce("t", 0, values(2))
+        with pytest.raises(ClosedError):
+            await producer.produce("t", 0, values(1))
+        result = await client.backend.fetch("t", 0, 0, max_wait=0, read_committed=True)
+        assert (result.records, result.next_offset, result.last_stable_offset) == ([], 3, 3)
+
+    async def test_a_cancelled_open_fences_nobody(self, mem: MemoryBroker, client: Client) -> None:
+        producer = await open_producer(client)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await open_producer(client)
+        await producer.begin()
+        await producer.produce("t", 0, values(1))
+        await producer.commit()
+        assert mem.offsets("t", 0) == (0, 2)
+
+    async def test_a_held_reader_stays_parked_through_plain_appends(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        producer = await open_producer(client)
+        await producer.begin()
+        await producer.produce("t", 0, values(1))
+        got: list[int] = []
+
+        async def reader() -> None:
+            result = await client.backend.fetch("t", 0, 0, max_wait=30, read_committed=True)
+            got.extend(r[OFFSET] for r in result.records)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reader)
+            await anyio.wait_all_tasks_blocked()
+            await client.backend.produce("t", 0, values(3, 1))  # above the LSO
+            await anyio.wait_all_tasks_blocked()
+            assert got == []
+            assert mem.waiting("t", 0) == 1
+            await producer.commit()
+        assert got == [0, 1, 2, 3]
+        assert mem.waiting("t", 0) == 0
+
+    async def test_max_records_counts_markers_and_still_moves_on(self, client: Client) -> None:
+        producer = await open_producer(client)
+        for end in (producer.commit, producer.abort, producer.commit):
+            await producer.begin()
+            await producer.produce("t", 0, values(1))
+            await end()
+        # Offsets: 0 data, 1 commit, 2 aborted data, 3 abort, 4 data, 5 commit.
+        seen: list[int] = []
+        offset = 0
+        while offset < 6:
+            result = await client.backend.fetch(
+                "t", 0, offset, max_wait=0, max_records=1, read_committed=True
+            )
+            assert result.next_offset == offset + 1
+            seen.extend(r[OFFSET] for r in result.records)
+            offset = result.next_offset
+        assert seen == [0, 4]
+
+    async def test_retention_keeps_offsets_and_forgets_old_markers(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        producer = await open_producer(client)
+        for i in range(3000):  # 6,000 offsets: a record and a marker each
+            await producer.begin()
+            await producer.produce("t", 0, values(1, i))
+            await (producer.commit() if i % 2 else producer.abort())
+        mem.retention_records = 100
+        await client.backend.produce("t", 0, values(1, 3000))  # offset 6000; trims
+        part = mem.partition_log("t", 0)
+        assert part.first > 0  # compacted: offsets no longer list positions
+        assert part.txns is not None
+        assert len(part.txns.markers) <= 100
+        start, end = mem.offsets("t", 0)
+        assert (start, end) == (5901, 6001)
+        committed = await client.backend.fetch("t", 0, start, max_wait=0, read_committed=True)
+        assert [r[VALUE] for r in committed.records] == [
+            b"v%d" % i for i in range(2951, 3000, 2)
+        ] + [b"v3000"]
+        assert committed.next_offset == 6001
+        everything = await client.backend.fetch("t", 0, start, max_wait=0)
+        assert len(everything.records) == 50
+
+    async def test_a_deleted_topic_leaves_its_transaction_able_to_end(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        producer = await open_producer(client)
+        await producer.begin()
+        await producer.produce("gone", 0, values(1))
+        await producer.produce("kept", 0, values(1))
+        await producer.send_offsets(
+            Membership("g", -1, ""),
+            {("gone", 0): CommittedOffset(1), ("kept", 0): CommittedOffset(1)},
+        )
+        await client.admin().delete_topic("gone")
+        await producer.commit()
+        assert mem.offsets("kept", 0) == (0, 2)
+        assert await client.backend.committed_offsets("g", [("gone", 0), ("kept", 0)]) == {
+            ("kept", 0): CommittedOffset(1)
+        }
+        assert await client.backend.list_offsets("kept", {0: LATEST}) == {0: 2}
+
+    async def test_the_broker_bounds_the_transaction_timeout(
+        self, mem: MemoryBroker, client: Client
+    ) -> None:
+        mem.transaction_max_timeout = 10.0
+        await open_producer(client, transaction_timeout=10.0)
+        with pytest.raises(ConfigError, match=r"transaction\.max\.timeout\.ms") as caught:
+            await open_producer(client, transaction_timeout=10.5)
+        assert caught.value.field == "transaction_timeout"

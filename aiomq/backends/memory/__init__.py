@@ -7,14 +7,17 @@ contract suite. sarama ships ``MockBroker`` for its own tests, scripted response
 response; this is a working broker instead, the embedded default of ``aiomq demo``, the
 examples and users' unit tests.
 
-Three modules: ``_log`` (a topic's partitions, records, offsets and retention), ``_broker``
-(``MemoryBroker``: named brokers, their topics and group offsets) and ``_backend``
-(``MemoryBackend``: the ``Backend`` operations and parked fetches).
+Four modules: ``_log`` (a topic's partitions, records, offsets and retention, and what
+transactions left in them), ``_transactions`` (the transaction coordinator: producer ids,
+epochs, open transactions and their deadlines), ``_broker`` (``MemoryBroker``: named
+brokers, their topics, group offsets and transactions) and ``_backend`` (``MemoryBackend``:
+the ``Backend`` operations and parked fetches; ``MemoryTransactionalProducer``).
 """
 
 from __future__ import annotations
 
 from ._backend import MemoryBackend as MemoryBackend
+from ._backend import MemoryTransactionalProducer as MemoryTransactionalProducer
 from ._broker import BROKER_ID as BROKER_ID
 from ._broker import MemoryBroker as MemoryBroker
 from ._broker import broker as broker
@@ -26,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "MemoryBackend",
     "MemoryBroker",
+    "MemoryTransactionalProducer",
     "broker",
     "drop_broker",
 ]

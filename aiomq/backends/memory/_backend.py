@@ -1,31 +1,43 @@
-"""``MemoryBackend``: the ``Backend`` operations over a ``MemoryBroker``, and parked fetches.
+"""``MemoryBackend``: the ``Backend`` operations over a ``MemoryBroker``, parked fetches,
+and ``MemoryTransactionalProducer``.
 
 A fetch with nothing to read parks on ``aiomq.concurrency._park.Parker``, registered on the
-partition's log; a produce, a topic deletion or closing the backend wakes it.
+partition's log; a produce, a transaction's end, a topic deletion or closing the backend
+wakes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 
 from ...concurrency._park import Parker, checkpoint, current, wake_all
 from ...config import Config
-from ...errors import ClosedError
+from ...errors import (
+    ClosedError,
+    FencedInstanceId,
+    ProducerFenced,
+    StaleMember,
+    TransactionError,
+)
 from ..base import (
     INT64_MAX,
     CommittedOffset,
     FetchResult,
+    Membership,
     ProduceRecord,
     ProduceResult,
     TopicInfo,
     TopicPartition,
     check_fetch_arguments,
+    check_flag,
     check_offset,
 )
 from ._broker import MemoryBroker
+from ._transactions import ProducerKey
 
-__all__ = ["MemoryBackend"]
+__all__ = ["MemoryBackend", "MemoryTransactionalProducer"]
 
 
 class MemoryBackend:
@@ -45,7 +57,15 @@ class MemoryBackend:
     aiomq producer and consumer runs on unchanged.
     """
 
-    __slots__ = ("_auto_create", "_broker", "_closed", "_max_record_bytes", "_parked", "_url")
+    __slots__ = (
+        "_auto_create",
+        "_broker",
+        "_closed",
+        "_max_record_bytes",
+        "_parked",
+        "_producers",
+        "_url",
+    )
 
     def __init__(
         self,
@@ -61,6 +81,7 @@ class MemoryBackend:
         self._max_record_bytes = (config or Config()).producer.max_message_bytes
         self._closed = False
         self._parked: set[Parker[bool]] = set()
+        self._producers: set[MemoryTransactionalProducer] = set()
 
     @property
     def url(self) -> str:
@@ -85,10 +106,13 @@ class MemoryBackend:
         self._check()
 
     async def aclose(self) -> None:
-        """Close; fetches parked through this backend wake and raise ``ClosedError``."""
+        """Close; fetches parked through this backend wake and raise ``ClosedError``, its
+        transactional producers close (aborting the transactions they have open)."""
         if self._closed:
             return
         self._closed = True
+        for producer in list(self._producers):
+            producer.release()
         wake_all(self._parked, False)
 
     async def produce(
@@ -116,45 +140,60 @@ class MemoryBackend:
         min_bytes: int = 1,
         max_bytes: int = 1 << 20,
         max_records: int | None = None,
+        read_committed: bool = False,
     ) -> FetchResult:
         """Long-poll one partition from ``offset`` (``Backend.fetch``).
 
-        Parks until a produce wakes it or ``max_wait`` passes: no polling, no timer task
-        (one ``call_later`` handle per wait).
+        Parks until a produce or a transaction's end wakes it or ``max_wait`` passes: no
+        polling, no timer task (one ``call_later`` handle per wait). A ``read_committed``
+        fetch held at the last stable offset also wakes at the deadline of the earliest
+        transaction open on the partition, to abort it if it is still open then.
         """
         check_offset(offset, minimum=-INT64_MAX - 1)  # a negative one is out of range
         check_fetch_arguments(max_wait, min_bytes, max_bytes, max_records)
-        result = (
-            self._check()
-            .partition_log(topic, partition)
-            .read(offset, min_bytes, max_bytes, max_records)
-        )
+        check_flag("read_committed", read_committed)
+        memory_broker = self._check()
+        part = memory_broker.partition_log(topic, partition)
+        if part.txns is not None and part.txns.open:
+            memory_broker.expire_transactions()
+        result = part.read(offset, min_bytes, max_bytes, max_records, read_committed)
         if result is not None:
             await checkpoint()
             return result
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait
+        clock = memory_broker.transactions.clock
         while True:
             remaining = deadline - loop.time()
             # Re-looked up each round: the topic may have been deleted meanwhile.
             part = self._check().partition_log(topic, partition)
             if remaining <= 0:
-                final = part.read(offset, 0, max_bytes, max_records)
+                final = part.read(offset, 0, max_bytes, max_records, read_committed)
                 assert final is not None
                 await checkpoint()
                 return final
             parker: Parker[bool] = current().parker()
             part.waiters.add(parker)
             self._parked.add(parker)
-            timer = loop.call_later(remaining, parker.wake, True)
+            expiry = part.txns.next_deadline() if read_committed and part.txns else None
+            if expiry is not None and expiry - clock() < remaining:
+                # Woken as by a produce: the round below aborts the transaction if due.
+                timer = loop.call_later(max(expiry - clock(), 0.0), parker.wake, False)
+            else:
+                timer = loop.call_later(remaining, parker.wake, True)
             try:
                 timed_out = await parker.park()
             finally:
                 timer.cancel()
                 part.waiters.discard(parker)
                 self._parked.discard(parker)
-            part = self._check().partition_log(topic, partition)
-            result = part.read(offset, 0 if timed_out else min_bytes, max_bytes, max_records)
+            memory_broker = self._check()
+            part = memory_broker.partition_log(topic, partition)
+            if part.txns is not None and part.txns.open:
+                memory_broker.expire_transactions()
+            result = part.read(
+                offset, 0 if timed_out else min_bytes, max_bytes, max_records, read_committed
+            )
             if result is not None:
                 return result
 
@@ -212,3 +251,174 @@ class MemoryBackend:
         result = self._check().committed_offsets(group, partitions)
         await checkpoint()
         return result
+
+    async def transactional_producer(
+        self, transactional_id: str, *, transaction_timeout: float
+    ) -> MemoryTransactionalProducer:
+        """Open a transactional producer (``Backend.transactional_producer``)."""
+        self._check()
+        # Before the state changes: a cancellation here leaves no producer behind.
+        await checkpoint()
+        key = self._check().init_producer(transactional_id, transaction_timeout)
+        producer = MemoryTransactionalProducer(self, key)
+        self._producers.add(producer)
+        return producer
+
+
+# A producer's states. Wrong-state calls raise TransactionError and change nothing; after an
+# error that ends the transaction's usefulness (the broker aborted it for its timeout, or the
+# group refused its offsets) the producer is _FAILED until abort(), as Java's producer is in
+# ABORTABLE_ERROR until abortTransaction().
+_READY = "ready"
+_OPEN = "open"
+_FAILED = "failed"
+_FENCED = "fenced"
+_CLOSED = "closed"
+
+
+class MemoryTransactionalProducer:
+    """``TransactionalProducer`` on the in-process broker; ``MemoryBackend`` opens it.
+
+    The state machine is the client's (what Java's ``TransactionManager`` keeps), the
+    producer id, epoch, open transaction and deadline are the broker's
+    (``MemoryBroker.transactions``), so fencing and timeouts act as on Kafka: a newer
+    producer with the same id or the transaction's deadline ends this one's transaction on
+    the broker, and the producer learns it from its next call. ``begin()`` asks the broker
+    nothing, as on Kafka. The Go counterpart is sarama's transactional ``AsyncProducer``
+    (``BeginTxn``, ``AddOffsetsToTxn``, ``CommitTxn``, ``AbortTxn``).
+    """
+
+    __slots__ = ("_backend", "_cause", "_key", "_state")
+
+    def __init__(self, backend: MemoryBackend, key: ProducerKey) -> None:
+        self._backend = backend
+        self._key = key
+        self._state = _READY
+        self._cause = ""  # why the producer is _FAILED
+
+    @property
+    def transactional_id(self) -> str:
+        """The id this producer was opened with."""
+        return self._key[0]
+
+    @property
+    def producer_id(self) -> int:
+        """The producer id the broker gave this producer's transactional id."""
+        return self._key[1]
+
+    @property
+    def epoch(self) -> int:
+        """This producer's epoch: a newer producer with the same id has a higher one."""
+        return self._key[2]
+
+    def __repr__(self) -> str:
+        return f"<MemoryTransactionalProducer {self.transactional_id!r} {self._state}>"
+
+    def _require(self, operation: str, *states: str) -> MemoryBroker:
+        state = self._state
+        if state in states:
+            return self._backend._check()
+        if state == _CLOSED:
+            raise ClosedError(f"transactional producer {self.transactional_id!r} is closed")
+        if state == _FENCED:
+            raise ProducerFenced(
+                f"transactional id {self.transactional_id!r}: a newer producer with this id "
+                "took over; this one can only be closed"
+            )
+        if state == _FAILED:
+            raise TransactionError(f"{operation}: {self._cause}; abort() the transaction first")
+        if state == _OPEN:
+            raise TransactionError(f"{operation}: a transaction is open; commit() or abort() it")
+        raise TransactionError(f"{operation}: no transaction is open; begin() one first")
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, ProducerFenced):
+            self._state = _FENCED
+        else:
+            self._state = _FAILED
+            self._cause = f"the transaction failed ({error})"
+
+    async def begin(self) -> None:
+        """Open a transaction (``TransactionalProducer.begin``); no broker call."""
+        self._require("begin", _READY)
+        self._state = _OPEN
+        await checkpoint()
+
+    async def produce(
+        self, topic: str, partition: int, records: Sequence[ProduceRecord]
+    ) -> ProduceResult:
+        """Append ``records`` in the transaction (``TransactionalProducer.produce``).
+
+        A batch refused for itself (bad arguments, ``MessageTooLarge``, ``UnknownTopic``)
+        appends nothing and leaves the transaction open.
+        """
+        backend = self._backend
+        memory_broker = self._require("produce", _OPEN)
+        try:
+            result = memory_broker.append(
+                topic,
+                partition,
+                records,
+                allow_create=backend._auto_create,
+                max_record_bytes=backend._max_record_bytes,
+                producer=self._key,
+            )
+        except TransactionError as exc:
+            self._failed(exc)
+            raise
+        await checkpoint()
+        return result
+
+    async def send_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """Commit ``offsets`` with the transaction (``TransactionalProducer.send_offsets``).
+
+        ``StaleMember`` or ``FencedInstanceId`` when ``membership`` is not current: nothing is
+        held, and the transaction can only be aborted. Bad arguments and ``UnknownTopic``
+        hold nothing and leave the transaction open.
+        """
+        memory_broker = self._require("send_offsets", _OPEN)
+        try:
+            memory_broker.send_offsets(self._key, membership, offsets)
+        except (TransactionError, StaleMember, FencedInstanceId) as exc:
+            self._failed(exc)
+            raise
+        await checkpoint()
+
+    async def commit(self) -> None:
+        """Commit the transaction (``TransactionalProducer.commit``)."""
+        memory_broker = self._require("commit", _OPEN)
+        try:
+            self._key = memory_broker.end_transaction(self._key, commit=True)
+        except TransactionError as exc:
+            self._failed(exc)
+            raise
+        self._state = _READY
+        await checkpoint()
+
+    async def abort(self) -> None:
+        """Abort the transaction (``TransactionalProducer.abort``), also one that failed."""
+        memory_broker = self._require("abort", _OPEN, _FAILED)
+        try:
+            self._key = memory_broker.end_transaction(self._key, commit=False)
+        except ProducerFenced:
+            self._state = _FENCED
+            raise
+        self._state = _READY
+        await checkpoint()
+
+    async def aclose(self) -> None:
+        """Close; a transaction still open is aborted (``TransactionalProducer.aclose``)."""
+        self.release()
+
+    def release(self) -> None:
+        """Close at once: ``aclose`` without a yield, for the backend closing."""
+        if self._state == _CLOSED:
+            return
+        state, self._state = self._state, _CLOSED
+        self._backend._producers.discard(self)
+        if state in (_OPEN, _FAILED):
+            # Fenced: the transaction open is not this producer's any more.
+            with contextlib.suppress(TransactionError):
+                self._backend._broker.end_transaction(self._key, commit=False)

@@ -16,6 +16,7 @@ from ..base import (
     EARLIEST,
     LATEST,
     CommittedOffset,
+    Membership,
     PartitionInfo,
     ProduceRecord,
     ProduceResult,
@@ -25,14 +26,18 @@ from ..base import (
     TopicPartition,
     check_commit,
     check_group,
+    check_membership,
     check_offset_specs,
     check_partition,
     check_records,
     check_topic,
     check_topic_arguments,
     check_topic_partitions,
+    check_transaction_timeout,
+    check_transactional_id,
 )
 from ._log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog, TopicLog, check_topic_config
+from ._transactions import DEFAULT_TRANSACTION_MAX_TIMEOUT, ProducerKey, TransactionCoordinator
 
 __all__ = ["BROKER_ID", "MemoryBroker", "broker", "drop_broker"]
 
@@ -50,7 +55,7 @@ def _setting(topic_value: int | None, broker_value: int | None) -> int | None:
 
 
 class MemoryBroker:
-    """One in-process Kafka broker (broker id 0): topics, logs and group offsets.
+    """One in-process Kafka broker (broker id 0): topics, logs, group offsets, transactions.
 
     Its settings are plain attributes, like a broker's dynamic config, and may change at any
     time: ``auto_create_topics`` (True, Kafka's ``auto.create.topics.enable``: a topic is
@@ -63,7 +68,10 @@ class MemoryBroker:
     the log start moves forward; ``retention_records`` is the in-process broker's own, for
     tests, and has no topic config). A topic's config (``retention.bytes``,
     ``max.message.bytes``, ``message.timestamp.type``, ``message.timestamp.after.max.ms``,
-    ``message.timestamp.before.max.ms``) overrides them.
+    ``message.timestamp.before.max.ms``) overrides them. ``transaction_max_timeout`` (900 s,
+    Kafka's ``transaction.max.timeout.ms``) bounds the timeout a transactional producer may
+    ask for; ``transactions`` is the transaction coordinator (producer ids, epochs, the
+    transactions open and their deadlines).
 
     Every public method checks its arguments first with ``aiomq.backends.base``'s checks, as
     the backend operations do, and changes nothing when one is bad. Unlike Kafka, retention
@@ -81,6 +89,8 @@ class MemoryBroker:
         "offset_metadata_max_bytes",
         "retention_bytes",
         "retention_records",
+        "transaction_max_timeout",
+        "transactions",
     )
 
     def __init__(self, name: str = "") -> None:
@@ -93,6 +103,8 @@ class MemoryBroker:
         self.retention_bytes: int | None = None
         self._topics: dict[str, TopicLog] = {}
         self._groups: dict[str, dict[TopicPartition, CommittedOffset]] = {}
+        self.transaction_max_timeout = DEFAULT_TRANSACTION_MAX_TIMEOUT
+        self.transactions = TransactionCoordinator()
 
     def __repr__(self) -> str:
         return f"<MemoryBroker {self.name!r} topics={len(self._topics)}>"
@@ -187,6 +199,7 @@ class MemoryBroker:
         *,
         allow_create: bool = True,
         max_record_bytes: int | None = None,
+        producer: ProducerKey | None = None,
     ) -> ProduceResult:
         """Append ``records`` to one partition, all or none, and wake its parked fetches.
 
@@ -195,10 +208,15 @@ class MemoryBroker:
         ``MessageTooLarge``; a CreateTime timestamp more than the topic's
         ``message.timestamp.after.max.ms`` ahead of the broker's clock (or
         ``before.max.ms`` behind it) raises ``ConfigError("timestamp")``, as on Kafka.
+        ``producer`` (from ``init_producer``) appends inside its transaction, which the
+        records start if it has not started yet: ``ProducerFenced`` or
+        ``TransactionError`` (its transaction timed out) first, when it is not current.
         """
         check_topic(topic)
         check_partition(partition)
         check_records(records)
+        if producer is not None:
+            self.transactions.check(producer)
         t = self._topic(topic, allow_create)
         if partition >= len(t.partitions):
             raise UnknownTopic(f"topic {topic!r} has no partition {partition}")
@@ -241,6 +259,8 @@ class MemoryBroker:
             keep((offset, timestamp, key, value, headers))
         part.records.extend(stored)
         part.cum.extend(sizes)
+        if producer is not None and stored:
+            self.transactions.add_records(producer, part, base, base + len(stored))
         retention_records = _setting(None, self.retention_records)
         retention_bytes = _setting(t.retention_bytes, self.retention_bytes)
         if retention_records is not None or retention_bytes is not None:
@@ -283,6 +303,10 @@ class MemoryBroker:
         ``OFFSET_METADATA_TOO_LARGE``.
         """
         check_group(group)
+        self._check_offsets(offsets)
+        self._groups.setdefault(group, {}).update(offsets)
+
+    def _check_offsets(self, offsets: Mapping[TopicPartition, CommittedOffset]) -> None:
         check_commit(offsets)
         limit = self.offset_metadata_max_bytes
         for (topic, partition), committed in offsets.items():
@@ -294,7 +318,6 @@ class MemoryBroker:
                     f"{topic}[{partition}]: {_java_length(metadata)} characters, more than the "
                     f"broker's offset.metadata.max.bytes ({limit})",
                 )
-        self._groups.setdefault(group, {}).update(offsets)
 
     def committed_offsets(
         self, group: str, partitions: Sequence[TopicPartition]
@@ -308,6 +331,75 @@ class MemoryBroker:
     def groups(self) -> list[str]:
         """Ids of the groups that committed offsets, sorted."""
         return sorted(g for g, offsets in self._groups.items() if offsets)
+
+    def check_member(self, membership: Membership) -> None:
+        """Refuse offsets from a member that is no longer current in its group:
+        ``StaleMember`` (an older generation, an unknown member), ``FencedInstanceId``
+        (another member took its static instance id).
+
+        Generation -1 with member id ``""`` is not checked: offsets committed outside group
+        management (Kafka's simple commits). This broker has no group coordinator yet, so no
+        group has members it knows of, and every membership is accepted; the coordinator's
+        check goes here. Kafka refuses a generation of 0 or more for a group it does not
+        know with ``ILLEGAL_GENERATION``.
+        """
+        check_membership(membership)
+
+    # -- transactions --------------------------------------------------------------------
+
+    def init_producer(self, transactional_id: str, transaction_timeout: float) -> ProducerKey:
+        """Kafka's InitProducerId for ``transactional_id``: the key its producer uses from
+        now on. Fences the producer that held the id and aborts the transaction it left
+        open. A timeout over ``transaction_max_timeout`` raises
+        ``ConfigError("transaction_timeout")``, Kafka's ``INVALID_TRANSACTION_TIMEOUT``.
+        """
+        check_transactional_id(transactional_id)
+        timeout = check_transaction_timeout(transaction_timeout)
+        if timeout > self.transaction_max_timeout:
+            raise ConfigError(
+                "transaction_timeout",
+                f"{timeout} s is more than the broker's transaction.max.timeout.ms "
+                f"({self.transaction_max_timeout} s)",
+            )
+        return self.transactions.init_producer(transactional_id, timeout)
+
+    def send_offsets(
+        self,
+        producer: ProducerKey,
+        membership: Membership,
+        offsets: Mapping[TopicPartition, CommittedOffset],
+    ) -> None:
+        """Kafka's TxnOffsetCommit: hold ``offsets`` for ``membership``'s group until the
+        producer's transaction ends; they are stored if it commits.
+
+        Checked first, as ``commit_offsets`` and ``check_member`` check (nothing is held
+        when one fails), then ``ProducerFenced`` or ``TransactionError`` as ``append``.
+        """
+        check_membership(membership)
+        self._check_offsets(offsets)
+        self.transactions.check(producer)
+        self.check_member(membership)
+        self.transactions.add_offsets(producer, membership.group, offsets)
+
+    def end_transaction(self, producer: ProducerKey, commit: bool) -> ProducerKey:
+        """Commit or abort the producer's transaction (Kafka's EndTxn); the key it goes on
+        with. A commit stores the offsets it held, for the partitions that still exist.
+        ``ProducerFenced``; ``TransactionError`` for a commit after the broker aborted the
+        transaction for its timeout (an abort is then accepted)."""
+        key, held = self.transactions.end(producer, commit)
+        for group, offsets in held.items():
+            kept = {tp: committed for tp, committed in offsets.items() if self._exists(tp)}
+            if kept:
+                self._groups.setdefault(group, {}).update(kept)
+        return key
+
+    def expire_transactions(self) -> None:
+        """Abort the transactions open longer than their timeout (checked when used)."""
+        self.transactions.expire()
+
+    def _exists(self, tp: TopicPartition) -> bool:
+        topic = self._topics.get(tp[0])
+        return topic is not None and tp[1] < len(topic.partitions)
 
 
 def _too_large(index: int, size: int, broker_limit: int, client_limit: int | None) -> Exception:

@@ -1,29 +1,38 @@
-"""The in-process broker's log: a topic's partitions, their records, offsets and retention.
+"""The in-process broker's log: a topic's partitions, their records, offsets and retention,
+and what transactions left in them (markers, aborted records, the last stable offset).
 
 Plain synchronous objects with no I/O and no waiting: the broker (``_broker.py``) owns the
-topics, the backend (``_backend.py``) parks fetches on a partition's ``waiters``.
+topics, the transaction coordinator (``_transactions.py``) ends transactions here, the
+backend (``_backend.py``) parks fetches on a partition's ``waiters``.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Mapping, Sequence
 
 from ...concurrency._park import Parker, wake_all
 from ...errors import ConfigError, OffsetOutOfRange
+from ...message import record_size
 from ..base import FetchResult, Record
 
 __all__ = [
+    "CONTROL_BATCH_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "TOPIC_CONFIGS",
     "PartitionLog",
     "TopicLog",
+    "TransactionIndex",
     "check_topic_config",
 ]
 
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 """Kafka's ``message.max.bytes`` default: the largest record batch the broker accepts."""
+
+CONTROL_BATCH_BYTES = record_size(b"\0" * 4, b"\0" * 6)
+"""What a commit or abort marker takes in the log: Kafka's control batch of one control
+record (key: version and type, two int16; value: version int16, coordinator epoch int32)."""
 
 TOPIC_CONFIGS = frozenset(
     {
@@ -80,23 +89,101 @@ _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
 
 
+class TransactionIndex:
+    """What transactions left in one partition's log (Kafka's producer state and aborted
+    transaction index): the offsets of their markers, the records of those aborted, and
+    where each transaction still open began.
+
+    ``markers`` are increasing offsets. ``aborted`` holds ``[start, end)`` offset ranges,
+    one per batch an aborted transaction appended, sorted and disjoint: exact ranges, where
+    Kafka keeps each aborted transaction's first and last offset and the batches' producer
+    ids to tell its records from those interleaved with them. ``open`` maps a producer id
+    to the first offset its open transaction took here and that transaction's deadline (on
+    the coordinator's clock), which a ``read_committed`` fetch parked at the last stable
+    offset wakes for.
+    """
+
+    __slots__ = ("aborted", "markers", "open")
+
+    def __init__(self) -> None:
+        self.markers: list[int] = []
+        self.aborted: list[tuple[int, int]] = []
+        self.open: dict[int, tuple[int, float]] = {}
+
+    def last_stable(self, high_watermark: int) -> int:
+        """The first offset of the earliest transaction still open, else the high watermark."""
+        if not self.open:
+            return high_watermark
+        return min(first for first, _ in self.open.values())
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline of the transactions open here; None when none is."""
+        if not self.open:
+            return None
+        return min(deadline for _, deadline in self.open.values())
+
+    def visible(self, records: list[Record], start: int, read_committed: bool) -> list[Record]:
+        """``records`` (offsets ``start`` on, contiguous) without the markers and, when
+        ``read_committed``, without the records of aborted transactions."""
+        end = start + len(records)
+        markers = self.markers
+        hidden = [
+            (m, m + 1) for m in markers[bisect_left(markers, start) : bisect_left(markers, end)]
+        ]
+        if read_committed and self.aborted:
+            aborted = self.aborted
+            # The ranges are disjoint and sorted, so their ends are sorted too: the first
+            # that ends after ``start`` is the first that can overlap.
+            i = bisect_right(aborted, (start, start))
+            if i and aborted[i - 1][1] > start:
+                i -= 1
+            while i < len(aborted) and aborted[i][0] < end:
+                hidden.append(aborted[i])
+                i += 1
+            hidden.sort()
+        if not hidden:
+            return records
+        out: list[Record] = []
+        at = start
+        for low, high in hidden:
+            if low > at:
+                out.extend(records[at - start : low - start])
+            at = max(at, high)
+        if at < end:
+            out.extend(records[at - start :])
+        return out
+
+    def forget_before(self, offset: int) -> None:
+        """Drop what concerns only offsets before ``offset`` (deleted by retention)."""
+        del self.markers[: bisect_left(self.markers, offset)]
+        aborted = self.aborted
+        keep = 0
+        while keep < len(aborted) and aborted[keep][1] <= offset:
+            keep += 1
+        del aborted[:keep]
+
+
 class PartitionLog:
     """One partition's log.
 
     ``records[i]`` has offset ``first + i``; ``records[:head]`` were deleted by retention and
     wait for compaction. ``cum[i]`` is the byte size of ``records[:i]`` plus everything
     compacted away before, so the size of ``records[a:b]`` is ``cum[b] - cum[a]``.
+    A transaction's marker takes an offset and a place in ``records`` like a record, and is
+    listed in ``txns`` (None until a transaction first wrote here), so no fetch returns it.
     """
 
-    __slots__ = ("cum", "first", "head", "records", "waiters")
+    __slots__ = ("cum", "first", "head", "records", "txns", "waiters")
 
     # Invariant: len(cum) == len(records) + 1; 0 <= head <= len(records); cum is increasing.
+    # Invariant: every offset in txns.markers and txns.aborted is below the high watermark.
 
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.cum: list[int] = [0]
         self.first = 0
         self.head = 0
+        self.txns: TransactionIndex | None = None
         self.waiters: set[Parker[bool]] = set()
 
     @property
@@ -107,21 +194,45 @@ class PartitionLog:
     def high_watermark(self) -> int:
         return self.first + len(self.records)
 
+    @property
+    def last_stable_offset(self) -> int:
+        """Kafka's LSO: where the earliest open transaction began, else the high watermark."""
+        hw = self.first + len(self.records)
+        return hw if self.txns is None else self.txns.last_stable(hw)
+
     def wake(self) -> None:
         # Every parked fetch re-checks its own condition; a set keeps removal O(1) for
         # fetches that leave on their deadline.
         wake_all(self.waiters, False)
 
     def read(
-        self, offset: int, min_bytes: int, max_bytes: int, max_records: int | None
+        self,
+        offset: int,
+        min_bytes: int,
+        max_bytes: int,
+        max_records: int | None,
+        read_committed: bool = False,
     ) -> FetchResult | None:
-        """The fetch answer at ``offset``, or None while fewer than ``min_bytes`` are ready."""
+        """The fetch answer at ``offset``, or None while fewer than ``min_bytes`` are ready.
+
+        ``read_committed`` reads no further than the last stable offset. Bytes count what
+        the log holds in the range read, markers and aborted records included, as Kafka
+        counts them; ``max_records`` caps the offsets read, so a fetch may return fewer.
+        """
         start = offset - self.first
         end = len(self.records)
         if start < self.head or start > end:
             raise OffsetOutOfRange(
                 f"offset {offset} is outside the log [{self.log_start}, {self.high_watermark}]"
             )
+        high_watermark = self.first + end
+        txns = self.txns
+        if txns is None:
+            stable = high_watermark
+        else:
+            stable = txns.last_stable(high_watermark)
+            if read_committed and stable < high_watermark:
+                end = max(start, stable - self.first)
         cum = self.cum
         if min_bytes > 0 and (end == start or cum[end] - cum[start] < min_bytes):
             return None
@@ -132,7 +243,41 @@ class PartitionLog:
             fit = bisect_right(cum, cum[start] + max_bytes, start + 1, end + 1) - 1
             end = max(fit, start + 1)
         records = self.records[start:end]
-        return FetchResult(records, offset + len(records), self.high_watermark, self.log_start)
+        if txns is not None and records:
+            records = txns.visible(records, offset, read_committed)
+        return FetchResult(
+            records, self.first + end, high_watermark, self.first + self.head, stable
+        )
+
+    def open_transaction(self, producer_id: int, first: int, deadline: float) -> None:
+        """Record that ``producer_id``'s transaction, open until ``deadline``, wrote its
+        first record here at ``first``: the last stable offset stays at or before it."""
+        txns = self.txns
+        if txns is None:
+            txns = self.txns = TransactionIndex()
+        txns.open[producer_id] = (first, deadline)
+
+    def end_transaction(
+        self, producer_id: int, batches: Sequence[tuple[int, int]], commit: bool, timestamp: int
+    ) -> int:
+        """Append the marker ending ``producer_id``'s transaction (a commit or an abort); its
+        ``batches`` (``[start, end)`` offset ranges) are remembered as aborted if it is one.
+        Returns the marker's offset. Wakes the parked fetches: the last stable offset moved.
+        """
+        txns = self.txns
+        if txns is None:
+            txns = self.txns = TransactionIndex()
+        txns.open.pop(producer_id, None)
+        if not commit:
+            for batch in batches:
+                insort(txns.aborted, batch)
+        offset = self.first + len(self.records)
+        self.records.append((offset, timestamp, None, None, ()))
+        self.cum.append(self.cum[-1] + CONTROL_BATCH_BYTES)
+        txns.markers.append(offset)
+        if self.waiters:
+            self.wake()
+        return offset
 
     def offset_for_time(self, timestamp: int) -> int | None:
         """The first offset still held whose timestamp is at or after ``timestamp``."""
@@ -157,6 +302,8 @@ class PartitionLog:
             del cum[: self.head]
             self.first += self.head
             self.head = 0
+            if self.txns is not None:
+                self.txns.forget_before(self.first)
 
 
 class TopicLog:
