@@ -19,7 +19,7 @@ from aiomq.backends import (
     broker,
     drop_broker,
 )
-from aiomq.backends.base import Membership
+from aiomq.backends.base import Backend, Membership, TransactionalProducer
 from aiomq.backends.memory import DEFAULT_MAX_MESSAGE_BYTES, MemoryTransactionalProducer
 from aiomq.client import Client, connect
 from aiomq.concurrency._park import Parker, current
@@ -387,6 +387,8 @@ class FakeClock:
 class TestTransactions:
     async def test_a_new_producer_keeps_the_id_and_bumps_the_epoch(self, client: Client) -> None:
         first = await open_producer(client, "a")
+        assert isinstance(first, TransactionalProducer)
+        assert isinstance(client.backend, Backend)
         second = await open_producer(client, "a")
         assert (second.producer_id, second.epoch) == (first.producer_id, first.epoch + 1)
         await second.begin()
