@@ -73,8 +73,8 @@ class Offset(IntEnum):
 class Compression(StrEnum):
     """Producer compression codec (sarama's ``CompressionCodec``).
 
-    Values are aiokafka's ``compression_type`` names; ``NONE`` maps to aiokafka's ``None``
-    (see ``aiokafka_name``). snappy, lz4 and zstd need aiokafka's optional extras installed.
+    Values are Kafka's ``compression.type`` names; ``NONE`` maps to aiokafka's ``None`` (see
+    ``aiokafka_name``). snappy, lz4 and zstd come with aiomq (through ``cramjam``).
     """
 
     NONE = "none"
@@ -215,9 +215,10 @@ class ProducerConfig:
 
     PATH: ClassVar[str] = "producer"
 
-    required_acks: Acks = Acks.LOCAL
-    """How many replicas must have a batch before the broker acknowledges it: ``Acks.LOCAL``
-    (the leader; sarama's default ``WaitForLocal``), ``Acks.ALL`` or ``Acks.NONE``. sarama's
+    required_acks: Acks = Acks.ALL
+    """How many replicas must have a batch before the broker acknowledges it: ``Acks.ALL``
+    (every in-sync replica; the default, as in Kafka 4's Java producer), ``Acks.LOCAL`` (the
+    leader; sarama's default ``WaitForLocal``) or ``Acks.NONE``. sarama's
     ``Producer.RequiredAcks``, Java's ``acks``. The Kafka backend sends it with every
     produce request; ``memory://`` has one replica and acknowledges every append."""
 
@@ -264,10 +265,11 @@ class ProducerConfig:
     ``Producer.Compression``, Java's ``compression.type``. ``memory://`` stores records
     uncompressed and does not read it."""
 
-    idempotent: bool = False
+    idempotent: bool = True
     """Whether the broker drops a batch the producer sent twice, so retries neither duplicate
     nor reorder records (Kafka's producer ids and sequence numbers); needs
-    ``required_acks = Acks.ALL``. Default False. sarama's ``Producer.Idempotent``, Java's
+    ``required_acks = Acks.ALL``. Default True (Kafka 4's Java default; set it False to use
+    another ``required_acks``). sarama's ``Producer.Idempotent``, Java's
     ``enable.idempotence``. ``memory://`` never appends a batch twice and does not read it."""
 
     buffer_bytes: int = 32 * MiB

@@ -72,7 +72,9 @@ class TestDefaults:
         assert cfg.channel_buffer_size == 256
         assert cfg.key_codec == "bytes"
         assert cfg.value_codec == "bytes"
-        assert cfg.producer.required_acks is Acks.LOCAL
+        # Durable by default, as Kafka 4's Java producer: acks=all and idempotence.
+        assert cfg.producer.required_acks is Acks.ALL
+        assert cfg.producer.idempotent is True
         assert cfg.producer.partitioner == "hash"
         assert cfg.producer.return_successes is False
         assert cfg.producer.timeout == 10.0
@@ -91,8 +93,8 @@ class TestDefaults:
 
     def test_sections_are_not_shared_between_configs(self) -> None:
         a, b = Config(), Config()
-        a.producer.required_acks = Acks.ALL
-        assert b.producer.required_acks is Acks.LOCAL
+        a.producer.required_acks = Acks.LOCAL
+        assert b.producer.required_acks is Acks.ALL
 
     def test_keyword_construction(self) -> None:
         cfg = Config(
@@ -300,6 +302,7 @@ class TestNormalisation:
     )
     def test_plain_values_become_enums(self, path: str, value: Any, expected: Any) -> None:
         cfg = Config()
+        cfg.producer.idempotent = False  # so that every acks value is allowed
         set_path(cfg, path, value)
         cfg.validate()
         *parents, last = path.split(".")
@@ -389,11 +392,10 @@ class TestTransactionsAndGroups:
     def test_a_transactional_id_needs_idempotence(self) -> None:
         cfg = Config()
         cfg.producer.transactional_id = "tx-1"
+        cfg.validate()  # idempotent by default
+        cfg.producer.idempotent = False
         with pytest.raises(ConfigError, match=r"producer\.transactional_id"):
             cfg.validate()
-        cfg.producer.required_acks = Acks.ALL
-        cfg.producer.idempotent = True
-        cfg.validate()
 
     @pytest.mark.parametrize(
         ("path", "value"),

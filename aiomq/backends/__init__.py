@@ -23,6 +23,7 @@ from .base import (
     Backend,
     CommittedOffset,
     FetchResult,
+    Membership,
     PartitionInfo,
     ProduceRecord,
     ProduceResult,
@@ -30,6 +31,7 @@ from .base import (
     TopicExists,
     TopicInfo,
     TopicPartition,
+    TransactionalProducer,
 )
 from .memory import MemoryBackend, MemoryBroker, broker, drop_broker
 
@@ -42,6 +44,7 @@ __all__ = [
     "Backend",
     "CommittedOffset",
     "FetchResult",
+    "Membership",
     "MemoryBackend",
     "MemoryBroker",
     "PartitionInfo",
@@ -51,6 +54,7 @@ __all__ = [
     "TopicExists",
     "TopicInfo",
     "TopicPartition",
+    "TransactionalProducer",
     "backend_from_url",
     "broker",
     "drop_broker",

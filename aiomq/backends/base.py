@@ -24,6 +24,7 @@ __all__ = [
     "EARLIEST",
     "LATEST",
     "Backend",
+    "Membership",
     "CommittedOffset",
     "FetchResult",
     "PartitionInfo",
@@ -33,9 +34,12 @@ __all__ = [
     "TopicExists",
     "TopicInfo",
     "TopicPartition",
+    "TransactionalProducer",
     "check_commit",
     "check_fetch_arguments",
+    "check_flag",
     "check_group",
+    "check_membership",
     "check_offset",
     "check_offset_specs",
     "check_partition",
@@ -45,6 +49,8 @@ __all__ = [
     "check_topic",
     "check_topic_arguments",
     "check_topic_partitions",
+    "check_transaction_timeout",
+    "check_transactional_id",
 ]
 
 LATEST = -1
@@ -109,15 +115,18 @@ class FetchResult:
     the last record, or further when the log holds offsets no consumer sees (Kafka's
     transaction markers); it equals the requested offset when nothing was read.
     ``high_watermark`` is the offset the next produced record will get (the partition's
-    end), ``log_start_offset`` the oldest offset still held. sarama hands out a block's
-    raw record sets and leaves ``next_offset`` to its consumer; here the backend decodes
-    them and says where to go on.
+    end), ``log_start_offset`` the oldest offset still held. ``last_stable_offset`` is the
+    first offset of a transaction still open (the high watermark when none is): a
+    ``read_committed`` fetch reads no further. sarama hands out a block's raw record sets and
+    leaves ``next_offset`` to its consumer; here the backend decodes them and says where to
+    go on.
     """
 
     records: Sequence[Record]
     next_offset: int
     high_watermark: int
     log_start_offset: int
+    last_stable_offset: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +162,92 @@ class CommittedOffset:
 
     offset: int
     metadata: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """Who commits: a member's generation (KIP-848: its epoch), id and static instance id.
+
+    Offsets committed with it are refused (``StaleMember``, ``FencedInstanceId``) once it is
+    no longer current, so a member that lost its partitions cannot overwrite the new owner's
+    progress. It is also what a transactional producer sends with its offsets (Java's
+    ``ConsumerGroupMetadata``, KIP-447).
+    """
+
+    group: str
+    generation: int
+    member_id: str
+    instance_id: str | None = None
+
+
+@runtime_checkable
+class TransactionalProducer(Protocol):
+    """One transactional producer's identity on the broker (Kafka's ``transactional.id``):
+    its producer id and epoch, its sequence numbers and the transaction under way.
+
+    ``begin()`` opens a transaction; ``produce`` and ``send_offsets`` only work inside one;
+    ``commit()`` makes all of it visible to ``read_committed`` readers at once, the records
+    and the group offsets, or ``abort()`` discards all of it. A transaction open longer
+    than the producer's transaction timeout (counted from its first record or offsets, when
+    the broker learns of it) is aborted by the broker: what follows in it fails with
+    ``TransactionError``.
+
+    Errors: ``TransactionError`` (the transaction is aborted; once ``abort()`` is called,
+    the producer can begin another), ``ProducerFenced`` (a newer producer with the same
+    transactional id took over: this one can only be closed), ``StaleMember`` or
+    ``FencedInstanceId`` from ``send_offsets`` when the group moved on (KIP-447: the
+    transaction must be aborted). After any of them but ``ProducerFenced``, every call but
+    ``abort()`` and ``aclose()`` raises ``TransactionError`` until ``abort()``, as Java's
+    producer in its abortable-error state; after ``ProducerFenced``, every call but
+    ``aclose()`` raises ``ProducerFenced``. ``begin()`` may ask the broker nothing, so a
+    fenced producer may learn it from the next ``produce``, ``send_offsets``, ``commit`` or
+    ``abort``. Using it in the wrong state (``produce`` outside a transaction, ``begin``
+    twice) raises ``TransactionError`` and changes nothing; so does a call refused for its
+    own arguments (``ConfigError``, ``MessageTooLarge`` for a record over the client's
+    limit, ``UnknownTopic``): the transaction stays open. After ``aclose()`` every call but
+    ``aclose()`` raises ``ClosedError``.
+    """
+
+    @property
+    def transactional_id(self) -> str:
+        """The id this producer was opened with."""
+        ...
+
+    async def begin(self) -> None:
+        """Open a transaction (no I/O until the first record or offsets)."""
+        ...
+
+    async def produce(
+        self, topic: str, partition: int, records: Sequence[ProduceRecord]
+    ) -> ProduceResult:
+        """Append ``records`` inside the transaction (``Backend.produce``'s contract)."""
+        ...
+
+    async def send_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """Commit ``offsets`` for ``membership``'s group as part of the transaction: they
+        take effect only if it commits (consume-transform-produce, exactly once).
+
+        ``membership`` with generation -1 and member id ``""`` is not checked (offsets
+        committed outside group management, as ``Backend.commit_offsets``)."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit the transaction. Every ``produce`` of it must have returned. On Kafka,
+        ``read_committed`` readers see it, and the group its offsets, once the broker has
+        written its markers, a moment after this returns."""
+        ...
+
+    async def abort(self) -> None:
+        """Abort the transaction: its records are never visible to ``read_committed``
+        readers, its offsets never take effect. Also ends a transaction that failed
+        (``TransactionError``, ``StaleMember``, ``FencedInstanceId``)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the producer; a transaction still open is aborted. Idempotent."""
+        ...
 
 
 @runtime_checkable
@@ -207,6 +302,7 @@ class Backend(Protocol):
         min_bytes: int = 1,
         max_bytes: int = 1 << 20,
         max_records: int | None = None,
+        read_committed: bool = False,
     ) -> FetchResult:
         """Read records starting at ``offset``: a long poll, as Kafka's Fetch.
 
@@ -217,6 +313,15 @@ class Backend(Protocol):
         Raises ``OffsetOutOfRange`` when ``offset`` is before the log start or past the high
         watermark (fetching *at* the high watermark waits for new records) and
         ``UnknownTopic``; a fetch never creates a topic.
+
+        Transactions: a commit or abort marker takes an offset but never appears (it only
+        moves ``next_offset``). With ``read_committed`` (Kafka's isolation level) the fetch
+        reads no further than the last stable offset, waiting there as at the high
+        watermark, until the transaction ends or ``max_wait`` passes, and leaves out the
+        records of aborted transactions; without it (the default, ``read_uncommitted``)
+        every data record up to the high watermark is returned, those of open and aborted
+        transactions included. Both report ``last_stable_offset``. ``ConfigError`` when
+        ``read_committed`` is not a ``bool``.
         """
         ...
 
@@ -281,6 +386,21 @@ class Backend(Protocol):
         self, group: str, partitions: Sequence[TopicPartition]
     ) -> dict[TopicPartition, CommittedOffset]:
         """The group's committed offsets; partitions with no commit are left out."""
+        ...
+
+    async def transactional_producer(
+        self, transactional_id: str, *, transaction_timeout: float
+    ) -> TransactionalProducer:
+        """Open the transactional producer ``transactional_id`` (Kafka's InitProducerId).
+
+        Fences any older producer with the same id (its next call to the broker raises
+        ``ProducerFenced``) and aborts the transaction it left open, so a restarted
+        application picks up where its predecessor committed. ``transaction_timeout``: how
+        long a transaction may stay open before the broker aborts it, in seconds.
+        ``ConfigError("transactional_id")`` for an id that is not a non-empty ``str``,
+        ``ConfigError("transaction_timeout")`` for a timeout under 1 ms or over the broker's
+        ``transaction.max.timeout.ms`` (15 minutes by default).
+        """
         ...
 
 
@@ -514,6 +634,50 @@ def check_group(group: object) -> str:
     """``group`` if it is a non-empty ``str`` that fits the protocol; else
     ``ConfigError("group", ...)`` (Kafka's INVALID_GROUP_ID)."""
     return check_string("group", group, empty=False)
+
+
+def check_flag(field: str, value: object) -> bool:
+    """``value`` if it is a ``bool`` (``read_committed="yes"`` is a mistake, not True);
+    ``ConfigError(field, ...)`` otherwise."""
+    if not isinstance(value, bool):
+        raise ConfigError(field, f"must be a bool, not {type(value).__name__}")
+    return value
+
+
+def check_transactional_id(transactional_id: object) -> str:
+    """``transactional_id`` if it is a non-empty ``str`` that fits the protocol; else
+    ``ConfigError("transactional_id", ...)``."""
+    return check_string("transactional_id", transactional_id, empty=False)
+
+
+def check_transaction_timeout(timeout: object) -> float:
+    """``timeout`` in seconds if it is a number from 1 ms to ``2**31 - 1`` ms (Kafka's int32
+    milliseconds); else ``ConfigError("transaction_timeout", ...)``. Whether it is within
+    the broker's ``transaction.max.timeout.ms`` is the broker's to say."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ConfigError(
+            "transaction_timeout", f"must be a number of seconds, not {type(timeout).__name__}"
+        )
+    if not 0.001 <= timeout <= INT32_MAX / 1000:  # NaN fails this too
+        raise ConfigError(
+            "transaction_timeout",
+            f"must be between 0.001 and {INT32_MAX / 1000} s, not {timeout}",
+        )
+    return float(timeout)
+
+
+def check_membership(membership: object) -> Membership:
+    """``membership`` if it is a ``Membership`` the protocol can carry: a legal group id
+    (``ConfigError("group")``), an int32 generation of at least -1, a member id and an
+    instance id that is None or a non-empty ``str`` (``ConfigError("membership")``)."""
+    if not isinstance(membership, Membership):
+        raise ConfigError("membership", f"must be a Membership, not {type(membership).__name__}")
+    check_group(membership.group)
+    _int("membership", membership.generation, -1, INT32_MAX)
+    check_string("membership", membership.member_id)
+    if membership.instance_id is not None:
+        check_string("membership", membership.instance_id, empty=False)
+    return membership
 
 
 def check_topic_partitions(partitions: object) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from .base import CommittedOffset, TopicPartition
+from .base import CommittedOffset, Membership, TopicPartition
 
 __all__ = [
     "GroupCoordinator",
@@ -35,22 +35,6 @@ __all__ = [
     "Membership",
     "MemberDescription",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    """Who commits: a member's generation (KIP-848: its epoch), id and static instance id.
-
-    Offsets committed with it are refused (``StaleMember``, ``FencedInstanceId``) once it is
-    no longer current, so a member that lost its partitions cannot overwrite the new owner's
-    progress. It is also what a transactional producer sends with its offsets (Java's
-    ``ConsumerGroupMetadata``, KIP-447).
-    """
-
-    group: str
-    generation: int
-    member_id: str
-    instance_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

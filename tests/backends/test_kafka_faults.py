@@ -111,6 +111,7 @@ async def dead() -> AsyncIterator[Backend]:
     config = Config()
     config.net.request_timeout = REQUEST_TIMEOUT
     config.producer.timeout = PRODUCER_TIMEOUT
+    config.producer.idempotent = False  # idempotence needs acks=all
     config.producer.required_acks = Acks.LOCAL
     backend = backend_from_url(f"kafka://127.0.0.1:{fake.port}", config)
     try:
