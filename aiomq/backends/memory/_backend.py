@@ -32,8 +32,10 @@ from ..base import (
     TopicPartition,
     check_fetch_arguments,
     check_flag,
+    check_group,
     check_offset,
 )
+from ..group import GroupDescription, GroupListing, JoinResult
 from ._broker import MemoryBroker
 from ._transactions import ProducerKey
 
@@ -60,6 +62,7 @@ class MemoryBackend:
     __slots__ = (
         "_auto_create",
         "_broker",
+        "_client_id",
         "_closed",
         "_max_record_bytes",
         "_parked",
@@ -78,7 +81,9 @@ class MemoryBackend:
         self._broker = memory_broker
         self._url = url
         self._auto_create = auto_create_topics
-        self._max_record_bytes = (config or Config()).producer.max_message_bytes
+        config = config or Config()
+        self._max_record_bytes = config.producer.max_message_bytes
+        self._client_id = config.client_id
         self._closed = False
         self._parked: set[Parker[bool]] = set()
         self._producers: set[MemoryTransactionalProducer] = set()
@@ -251,6 +256,108 @@ class MemoryBackend:
         result = self._check().committed_offsets(group, partitions)
         await checkpoint()
         return result
+
+    # -- groups (GroupCoordinator) ----------------------------------------------------------
+
+    async def join_group(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        instance_id: str | None,
+        session_timeout: float,
+        rebalance_timeout: float,
+        protocol_type: str,
+        protocols: Sequence[tuple[str, bytes]],
+        reason: str | None = None,
+    ) -> JoinResult:
+        """JoinGroup (``GroupCoordinator.join_group``)."""
+        check_group(group)
+        result = await self._check().groups_coordinator.join_group(
+            group,
+            member_id=member_id,
+            instance_id=instance_id,
+            session_timeout=session_timeout,
+            rebalance_timeout=rebalance_timeout,
+            protocol_type=protocol_type,
+            protocols=protocols,
+            reason=reason,
+            client_id=self._client_id,
+        )
+        self._check()  # closed while it waited: the caller must not go on
+        return result
+
+    async def sync_group(
+        self,
+        group: str,
+        *,
+        generation: int,
+        member_id: str,
+        instance_id: str | None,
+        protocol_type: str,
+        protocol: str,
+        assignments: Mapping[str, bytes],
+    ) -> bytes:
+        """SyncGroup (``GroupCoordinator.sync_group``)."""
+        check_group(group)
+        result = await self._check().groups_coordinator.sync_group(
+            group,
+            generation=generation,
+            member_id=member_id,
+            instance_id=instance_id,
+            protocol_type=protocol_type,
+            protocol=protocol,
+            assignments=assignments,
+        )
+        self._check()
+        return result
+
+    async def heartbeat(
+        self, group: str, *, generation: int, member_id: str, instance_id: str | None
+    ) -> None:
+        """Heartbeat (``GroupCoordinator.heartbeat``)."""
+        check_group(group)
+        await self._check().groups_coordinator.heartbeat(
+            group, generation=generation, member_id=member_id, instance_id=instance_id
+        )
+
+    async def leave_group(
+        self, group: str, members: Sequence[tuple[str, str | None]], reason: str | None = None
+    ) -> None:
+        """LeaveGroup (``GroupCoordinator.leave_group``)."""
+        check_group(group)
+        await self._check().groups_coordinator.leave_group(group, members, reason)
+
+    async def commit_member_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """OffsetCommit checked against ``membership`` (``GroupCoordinator``)."""
+        self._check().commit_member_offsets(membership, offsets)
+        await checkpoint()
+
+    async def list_groups(self) -> list[GroupListing]:
+        """Every group the broker knows, members or committed offsets (``GroupCoordinator``)."""
+        broker = self._check()
+        listed = {g.group: g for g in broker.groups_coordinator.list_groups()}
+        for name in broker.groups():
+            listed.setdefault(name, GroupListing(name, "Empty"))
+        await checkpoint()
+        return sorted(listed.values(), key=lambda g: g.group)
+
+    async def describe_group(self, group: str) -> GroupDescription:
+        """The group's state and members (``GroupCoordinator``)."""
+        check_group(group)
+        broker = self._check()
+        description = broker.groups_coordinator.describe_group(group)
+        if description.state == "Dead" and group in broker.groups():
+            description = GroupDescription(group, "Empty", "consumer", "")
+        await checkpoint()
+        return description
+
+    async def delete_group(self, group: str) -> None:
+        """Delete a group without members and its offsets (``GroupCoordinator``)."""
+        self._check().delete_group(group)
+        await checkpoint()
 
     async def transactional_producer(
         self, transactional_id: str, *, transaction_timeout: float

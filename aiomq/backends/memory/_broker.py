@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ...errors import ConfigError, MessageTooLarge, UnknownTopic
+from ...errors import ConfigError, GroupError, MessageTooLarge, UnknownTopic
 from ...message import now_ms, record_size
 from ..base import (
     EARLIEST,
@@ -36,6 +36,7 @@ from ..base import (
     check_transaction_timeout,
     check_transactional_id,
 )
+from ._coordinator import Coordinator
 from ._log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog, TopicLog, check_topic_config
 from ._transactions import DEFAULT_TRANSACTION_MAX_TIMEOUT, ProducerKey, TransactionCoordinator
 
@@ -71,7 +72,8 @@ class MemoryBroker:
     ``message.timestamp.before.max.ms``) overrides them. ``transaction_max_timeout`` (900 s,
     Kafka's ``transaction.max.timeout.ms``) bounds the timeout a transactional producer may
     ask for; ``transactions`` is the transaction coordinator (producer ids, epochs, the
-    transactions open and their deadlines).
+    transactions open and their deadlines); ``groups`` the group coordinator (members,
+    generations, assignments).
 
     Every public method checks its arguments first with ``aiomq.backends.base``'s checks, as
     the backend operations do, and changes nothing when one is bad. Unlike Kafka, retention
@@ -83,6 +85,7 @@ class MemoryBroker:
         "_groups",
         "_topics",
         "auto_create_topics",
+        "groups_coordinator",
         "max_message_bytes",
         "name",
         "num_partitions",
@@ -105,6 +108,7 @@ class MemoryBroker:
         self._groups: dict[str, dict[TopicPartition, CommittedOffset]] = {}
         self.transaction_max_timeout = DEFAULT_TRANSACTION_MAX_TIMEOUT
         self.transactions = TransactionCoordinator()
+        self.groups_coordinator = Coordinator()
 
     def __repr__(self) -> str:
         return f"<MemoryBroker {self.name!r} topics={len(self._topics)}>"
@@ -304,7 +308,29 @@ class MemoryBroker:
         """
         check_group(group)
         self._check_offsets(offsets)
+        # Kafka refuses a commit outside group management while the group has members.
+        self.groups_coordinator.check_commit(group, None)
         self._groups.setdefault(group, {}).update(offsets)
+
+    def commit_member_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """Store offsets for a member of ``membership.group``, checked against its
+        generation first (``check_member``); nothing is stored when a check fails."""
+        check_membership(membership)
+        self._check_offsets(offsets)
+        self.check_member(membership)
+        self._groups.setdefault(membership.group, {}).update(offsets)
+
+    def delete_group(self, group: str) -> None:
+        """Delete a group without members and its committed offsets (Kafka's DeleteGroups).
+        ``GroupNotEmpty`` while it has members; ``GroupError`` for a group nobody knows."""
+        check_group(group)
+        coordinator = self.groups_coordinator
+        if not coordinator.known(group) and not self._groups.get(group):
+            raise GroupError(f"group {group!r} does not exist")
+        coordinator.delete_group(group)
+        self._groups.pop(group, None)
 
     def _check_offsets(self, offsets: Mapping[TopicPartition, CommittedOffset]) -> None:
         check_commit(offsets)
@@ -337,13 +363,13 @@ class MemoryBroker:
         ``StaleMember`` (an older generation, an unknown member), ``FencedInstanceId``
         (another member took its static instance id).
 
-        Generation -1 with member id ``""`` is not checked: offsets committed outside group
-        management (Kafka's simple commits). This broker has no group coordinator yet, so no
-        group has members it knows of, and every membership is accepted; the coordinator's
-        check goes here. Kafka refuses a generation of 0 or more for a group it does not
-        know with ``ILLEGAL_GENERATION``.
+        Generation -1 with member id ``""`` means a commit outside group management (Kafka's
+        simple commits), refused while the group has members. A generation of 0 or more
+        for a group the coordinator does not know is refused with ``ILLEGAL_GENERATION``,
+        as Kafka refuses it.
         """
         check_membership(membership)
+        self.groups_coordinator.check_commit(membership.group, membership)
 
     # -- transactions --------------------------------------------------------------------
 

@@ -394,19 +394,24 @@ class Coordinator:
     # -- commits and admin -------------------------------------------------------------------
 
     def check_commit(self, group: str, membership: Membership | None) -> None:
-        """Refuse a commit whose membership is not current (or a plain one while the group
-        has members)."""
+        """Refuse a commit whose membership is not current, as Kafka does: a plain commit
+        (no membership, or generation -1) while the group has members; a generation of 0 or
+        more that is not the group's, or from a member it does not know (``StaleMember``);
+        any commit while the group completes a rebalance (``RebalanceInProgress``)."""
         g = self._groups.get(group)
-        if g is None or not g.members:
-            return
-        self._expire(g, asyncio.get_running_loop().time())
+        if g is not None:
+            self._expire(g, asyncio.get_running_loop().time())
         if membership is None or membership.generation < 0:
-            if g.members:
+            if g is not None and g.members:
                 raise StaleMember(
                     f"group {group!r} has members: commit with a member's generation",
                     "UNKNOWN_MEMBER_ID",
                 )
             return
+        if g is None:
+            raise StaleMember(
+                f"group {group!r} has no generation {membership.generation}", "ILLEGAL_GENERATION"
+            )
         self._member(g, membership.generation, membership.member_id, membership.instance_id)
         if g.state is COMPLETING:
             raise RebalanceInProgress(f"group {group!r} is completing a rebalance")
