@@ -1,0 +1,221 @@
+"""Group membership end to end, on memory:// and Kafka: members driven by the classic state
+machine against each backend's coordinator.
+
+What a group promises and these check, at every step: no partition is ever owned by two
+members at once; every partition of the topic is owned once the group settles; with
+cooperative-sticky, a rebalance revokes only partitions that move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import cast
+
+import anyio
+import pytest
+import pytest_asyncio
+
+from aiomq.backends.base import TopicPartition
+from aiomq.backends.group import GroupCoordinator
+from aiomq.client import Client, connect
+from aiomq.config import Config, RebalanceStrategy
+from aiomq.group._classic import ClassicMember
+from aiomq.group._member import Member, Rebalance
+from aiomq.group.assignors import assignor_from
+from tests.backends.common import BACKENDS, backend_urls
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+
+Partitions = frozenset[TopicPartition]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from backend_urls(request, "group")
+
+
+def group_config(url: str) -> Config:
+    config = Config()
+    config.group.heartbeat_interval = 0.1
+    # Kafka's brokers refuse a session timeout under group.min.session.timeout.ms (6 s).
+    config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
+    config.group.rebalance_timeout = 10.0
+    return config
+
+
+class Ownership:
+    """Who owns what, across every member of a test: fails the test the moment a partition
+    is assigned to a member while another still owns it."""
+
+    def __init__(self) -> None:
+        self.owner: dict[TopicPartition, str] = {}
+        self.revoked: dict[str, list[Partitions]] = {}
+        self.changed = asyncio.Event()
+        self.violations: list[str] = []
+
+    def listener(self, name: str) -> _Listener:
+        return _Listener(self, name)
+
+    def owned_by(self, name: str) -> Partitions:
+        return frozenset(tp for tp, who in self.owner.items() if who == name)
+
+    async def settle(self, check: Callable[[], bool], seconds: float = 60) -> None:
+        with anyio.fail_after(seconds):
+            while not check():
+                self.changed.clear()
+                await self.changed.wait()
+        assert self.violations == []
+
+
+class _Listener:
+    def __init__(self, ownership: Ownership, name: str) -> None:
+        self.o = ownership
+        self.name = name
+
+    async def assign(self, partitions: Partitions) -> None:
+        for tp in partitions:
+            holder = self.o.owner.get(tp)
+            if holder is not None and holder != self.name:
+                self.o.violations.append(f"{tp} given to {self.name} while {holder} owns it")
+            self.o.owner[tp] = self.name
+        self.o.changed.set()
+
+    async def revoke(self, partitions: Partitions) -> None:
+        self.o.revoked.setdefault(self.name, []).append(partitions)
+        self._release(partitions)
+
+    async def lose(self, partitions: Partitions) -> None:
+        self._release(partitions)
+
+    def _release(self, partitions: Partitions) -> None:
+        for tp in partitions:
+            if self.o.owner.get(tp) == self.name:
+                del self.o.owner[tp]
+        self.o.changed.set()
+
+
+class Runner:
+    """Members of one group, each with its own client, run as tasks."""
+
+    def __init__(self, url: str, topic: str, ownership: Ownership) -> None:
+        self.url = url
+        self.topic = topic
+        self.group = f"g-{uuid.uuid4().hex[:12]}"
+        self.ownership = ownership
+        self.members: dict[str, tuple[Client, Member, asyncio.Task[None]]] = {}
+        self.rebalances: dict[str, list[Rebalance]] = {}
+        self.errors: list[BaseException] = []
+
+    async def start(
+        self, name: str, strategy: RebalanceStrategy, instance_id: str | None = None
+    ) -> None:
+        client = await connect(self.url, group_config(self.url))
+        machine = ClassicMember(
+            self.group, [self.topic], [assignor_from(strategy.value)], instance_id=instance_id
+        )
+        member = Member(
+            machine,
+            cast(GroupCoordinator, client.backend),
+            client._session,
+            self.ownership.listener(name),
+            on_error=self.errors.append,
+            on_rebalance=self.rebalances.setdefault(name, []).append,
+        )
+        task = asyncio.ensure_future(member.run())
+        self.members[name] = (client, member, task)
+
+    async def stop(self, name: str) -> None:
+        client, member, task = self.members.pop(name)
+        member.close()
+        with anyio.fail_after(20):
+            await task
+        await client.aclose()
+
+    async def kill(self, name: str) -> None:
+        """End the member without leaving: it stops heartbeating, its partitions stay
+        claimed until the coordinator's session timeout."""
+        client, member, task = self.members.pop(name)
+        task.cancel()
+        with anyio.fail_after(20):
+            await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+
+    async def aclose(self) -> None:
+        for name in list(self.members):
+            await self.stop(name)
+
+
+@pytest_asyncio.fixture
+async def runner(backend_url: str) -> AsyncIterator[Runner]:
+    topic = f"grp-{uuid.uuid4().hex[:12]}"
+    async with connect(backend_url) as admin_client, admin_client.admin() as admin:
+        await admin.create_topic(topic, 6)
+    r = Runner(backend_url, topic, Ownership())
+    try:
+        yield r
+    finally:
+        await r.aclose()
+    assert r.errors == []
+    assert r.ownership.violations == []
+
+
+def balanced(o: Ownership, names: list[str], total: int = 6) -> Callable[[], bool]:
+    def check() -> bool:
+        counts = [len(o.owned_by(n)) for n in names]
+        return sum(counts) == total == len(o.owner) and max(counts) - min(counts) <= 1
+
+    return check
+
+
+async def test_scaling_one_two_three_two_one_revokes_only_what_moves(runner: Runner) -> None:
+    o = runner.ownership
+    await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY)
+    await o.settle(balanced(o, ["a"]))
+    history: list[dict[str, Partitions]] = []
+    names = ["a"]
+    for name in ["b", "c"]:
+        before = {n: o.owned_by(n) for n in names}
+        revoked_before = {n: len(o.revoked.get(n, [])) for n in names}
+        await runner.start(name, RebalanceStrategy.COOPERATIVE_STICKY)
+        names.append(name)
+        await o.settle(balanced(o, names))
+        after = {n: o.owned_by(n) for n in names}
+        history.append(after)
+        for n, had in before.items():
+            # A member keeps what it kept, and only what it gave up was revoked.
+            revoked = frozenset().union(*o.revoked.get(n, [])[revoked_before[n] :])
+            assert revoked == had - after[n], (n, revoked, had, after[n])
+            assert after[n] <= had
+    for name in ["c", "b"]:
+        kept = {n: o.owned_by(n) for n in names if n != name}
+        await runner.stop(name)
+        names.remove(name)
+        await o.settle(balanced(o, names))
+        for n, had in kept.items():
+            assert had <= o.owned_by(n)  # the remaining members keep theirs and gain
+    assert o.owned_by("a") == frozenset((runner.topic, p) for p in range(6))
+
+
+async def test_eager_range_members_share_the_topic(runner: Runner) -> None:
+    o = runner.ownership
+    await runner.start("a", RebalanceStrategy.RANGE)
+    await runner.start("b", RebalanceStrategy.RANGE)
+    await o.settle(balanced(o, ["a", "b"]))
+    await runner.stop("a")
+    await o.settle(balanced(o, ["b"]))
+
+
+async def test_a_member_killed_without_leaving_is_replaced_after_its_session(
+    runner: Runner,
+) -> None:
+    o = runner.ownership
+    await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY)
+    await runner.start("b", RebalanceStrategy.COOPERATIVE_STICKY)
+    await o.settle(balanced(o, ["a", "b"]))
+    lost = o.owned_by("b")
+    await runner.kill("b")
+    for tp in lost:  # the killed member's claims end with it, as far as this test knows
+        del o.owner[tp]
+    await o.settle(balanced(o, ["a"]))
