@@ -136,7 +136,7 @@ class Runner:
     async def kill(self, name: str) -> None:
         """End the member without leaving: it stops heartbeating, its partitions stay
         claimed until the coordinator's session timeout."""
-        client, member, task = self.members.pop(name)
+        client, _, task = self.members.pop(name)
         task.cancel()
         with anyio.fail_after(20):
             await asyncio.gather(task, return_exceptions=True)
