@@ -27,6 +27,8 @@ __all__ = [
     "HeaderValue",
     "HeadersLike",
     "Message",
+    "CREATE_TIME",
+    "LOG_APPEND_TIME",
     "NO_TIMESTAMP",
     "ProducerMessage",
     "RecordMetadata",
@@ -50,6 +52,13 @@ HeadersLike: TypeAlias = Sequence[tuple[str, HeaderValue]] | Mapping[str, Header
 
 NO_TIMESTAMP = -1
 """Kafka's ``RecordBatch.NO_TIMESTAMP``: the record carries no timestamp."""
+
+CREATE_TIME = 0
+"""A record's timestamp was given by its producer (Kafka's ``TimestampType.CREATE_TIME``)."""
+
+LOG_APPEND_TIME = 1
+"""A record's timestamp was stamped by the broker as it appended the record (Kafka's
+``TimestampType.LOG_APPEND_TIME``, the topic's ``message.timestamp.type``)."""
 
 MAX_TOPIC_LENGTH = 249
 """Kafka's ``Topic.MAX_NAME_LENGTH``."""
@@ -113,8 +122,9 @@ class Message:
     ``key`` and ``value`` are already decoded by the client's codecs (``None`` when the record
     had none: a key-less record or a tombstone). ``headers`` is a tuple of
     ``(str, bytes | None)`` pairs in record order. ``timestamp`` is in milliseconds since the
-    epoch, ``NO_TIMESTAMP`` (-1) when the record carries none. Frozen: a message is a fact
-    about the log.
+    epoch, ``NO_TIMESTAMP`` (-1) when the record carries none; ``timestamp_type`` says who set
+    it: ``CREATE_TIME`` (0, its producer) or ``LOG_APPEND_TIME`` (1, the broker). Frozen: a
+    message is a fact about the log.
     """
 
     topic: str
@@ -124,6 +134,7 @@ class Message:
     value: Any
     headers: Headers = ()
     timestamp: int = NO_TIMESTAMP
+    timestamp_type: int = CREATE_TIME
 
 
 def validate_topic(name: str) -> str:

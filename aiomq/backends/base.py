@@ -117,9 +117,11 @@ class FetchResult:
     ``high_watermark`` is the offset the next produced record will get (the partition's
     end), ``log_start_offset`` the oldest offset still held. ``last_stable_offset`` is the
     first offset of a transaction still open (the high watermark when none is): a
-    ``read_committed`` fetch reads no further. sarama hands out a block's raw record sets and
-    leaves ``next_offset`` to its consumer; here the backend decodes them and says where to
-    go on.
+    ``read_committed`` fetch reads no further. ``timestamp_type`` says what the records'
+    timestamps are: ``CREATE_TIME`` (0, given by the producer) or ``LOG_APPEND_TIME`` (1,
+    stamped by the broker; the topic's ``message.timestamp.type``). sarama hands out a
+    block's raw record sets and leaves ``next_offset`` to its consumer; here the backend
+    decodes them and says where to go on.
     """
 
     records: Sequence[Record]
@@ -127,6 +129,7 @@ class FetchResult:
     high_watermark: int
     log_start_offset: int
     last_stable_offset: int = -1
+    timestamp_type: int = 0
 
 
 @dataclass(frozen=True, slots=True)

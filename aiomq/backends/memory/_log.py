@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from ...concurrency._park import Parker, wake_all
 from ...errors import ConfigError, OffsetOutOfRange
-from ...message import record_size
+from ...message import CREATE_TIME, LOG_APPEND_TIME, record_size
 from ..base import FetchResult, Record
 
 __all__ = [
@@ -173,13 +173,14 @@ class PartitionLog:
     listed in ``txns`` (None until a transaction first wrote here), so no fetch returns it.
     """
 
-    __slots__ = ("cum", "first", "head", "records", "txns", "waiters")
+    __slots__ = ("cum", "first", "head", "records", "timestamp_type", "txns", "waiters")
 
     # Invariant: len(cum) == len(records) + 1; 0 <= head <= len(records); cum is increasing.
     # Invariant: every offset in txns.markers and txns.aborted is below the high watermark.
 
-    def __init__(self) -> None:
+    def __init__(self, timestamp_type: int = CREATE_TIME) -> None:
         self.records: list[Record] = []
+        self.timestamp_type = timestamp_type  # the topic's: CreateTime or LogAppendTime
         self.cum: list[int] = [0]
         self.first = 0
         self.head = 0
@@ -246,7 +247,12 @@ class PartitionLog:
         if txns is not None and records:
             records = txns.visible(records, offset, read_committed)
         return FetchResult(
-            records, self.first + end, high_watermark, self.first + self.head, stable
+            records,
+            self.first + end,
+            high_watermark,
+            self.first + self.head,
+            stable,
+            self.timestamp_type,
         )
 
     def open_transaction(self, producer_id: int, first: int, deadline: float) -> None:
@@ -326,11 +332,13 @@ class TopicLog:
     )
 
     def __init__(self, partitions: int, config: Mapping[str, str]) -> None:
-        self.partitions = [PartitionLog() for _ in range(partitions)]
+        log_append_time = config.get("message.timestamp.type") == "LogAppendTime"
+        kind = LOG_APPEND_TIME if log_append_time else CREATE_TIME
+        self.partitions = [PartitionLog(kind) for _ in range(partitions)]
         self.config = dict(config)
         self.retention_bytes = _long_config(config, "retention.bytes")
         self.max_message_bytes = _int_config(config, "max.message.bytes")
-        self.log_append_time = config.get("message.timestamp.type") == "LogAppendTime"
+        self.log_append_time = log_append_time
         after = _parse(config, "message.timestamp.after.max.ms", 0, _INT64_MAX)
         before = _parse(config, "message.timestamp.before.max.ms", 0, _INT64_MAX)
         self.timestamp_after_max = _TIMESTAMP_AFTER_MAX_MS if after is None else after
