@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,10 +21,12 @@ import anyio
 from ._session import Closeable, Session
 from .admin import Admin
 from .backends import Backend, backend_from_url
+from .backends.base import check_group
 from .codecs import Codec
 from .concurrency._park import TRIO, current
 from .config import Config
 from .errors import AiomqError, ClosedError, ConfigError
+from .group import ConsumerGroup
 from .partitioner import Partitioner
 from .producer import AsyncProducer, SyncProducer
 
@@ -188,6 +190,14 @@ class Client:
         at once, so call it from a running event loop."""
         self._session.check()
         return self._adopt(AsyncProducer(self._session))
+
+    def group(self, group_id: str, topics: Sequence[str]) -> ConsumerGroup:
+        """A new ``ConsumerGroup`` consuming ``topics`` as a member of ``group_id``
+        (sarama-cluster's ``NewConsumerFromClient``). It joins the group when iterated or
+        entered (``async with``)."""
+        self._session.check()
+        check_group(group_id)
+        return self._adopt(ConsumerGroup(self._session, group_id, topics))
 
     def _adopt(self, child: _C) -> _C:
         """Register ``child`` to be closed with the client. ``ClosedError`` if closed."""

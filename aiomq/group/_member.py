@@ -87,6 +87,7 @@ class Member:
         *,
         on_error: Callable[[BaseException], None],
         on_rebalance: Callable[[Rebalance], None] | None = None,
+        on_rebalance_start: Callable[[], None] | None = None,
     ) -> None:
         settings = session.config.group
         self.machine = machine
@@ -95,6 +96,7 @@ class Member:
         self._listener = listener
         self._on_error = on_error
         self._on_rebalance = on_rebalance
+        self._on_rebalance_start = on_rebalance_start
         self._session_timeout = settings.session_timeout
         self._rebalance_timeout = settings.rebalance_timeout
         self._heartbeat_interval = settings.heartbeat_interval
@@ -103,6 +105,7 @@ class Member:
         self._stop = asyncio.Event()  # closing began
         self._closing = False
         self._request: anyio.CancelScope | None = None  # the join or sync under way
+        self._rebalancing = False
         self._claimed: set[tuple[str, int]] = set()
         self._released: set[tuple[str, int]] = set()
 
@@ -153,10 +156,15 @@ class Member:
         coordinator = self._coordinator
         group = machine.group
         if isinstance(action, Join):
-            self._claimed.clear()
-            self._released.clear()
+            if not self._rebalancing:
+                self._claimed.clear()
+                self._released.clear()
             if self._closing:  # closing while a rejoin was queued: leave instead
                 return machine.leave()
+            if not self._rebalancing:  # one start per rebalance, however many joins it takes
+                self._rebalancing = True
+                if self._on_rebalance_start is not None:
+                    self._on_rebalance_start()
             try:
                 with self._interruptible():
                     result = await coordinator.join_group(
@@ -237,6 +245,7 @@ class Member:
             self._on_error(exc)
 
     def _rebalanced(self) -> None:
+        self._rebalancing = False
         if self._on_rebalance is not None:
             self._on_rebalance(
                 Rebalance(

@@ -1,0 +1,199 @@
+"""ConsumerGroup on memory:// and Kafka: consume, mark, commit, stop cleanly, resume without
+a duplicate or a gap."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
+
+import anyio
+import pytest
+import pytest_asyncio
+
+from aiomq.backends.base import CommittedOffset
+from aiomq.backends.group import GroupCoordinator
+from aiomq.client import Client, connect
+from aiomq.config import Config, Offset
+from aiomq.errors import StaleMember
+from aiomq.group import ConsumerGroup, NotificationType
+from aiomq.message import Message
+from tests.backends.common import BACKENDS, backend_urls
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from backend_urls(request, "cgroup")
+
+
+def config_for(url: str) -> Config:
+    config = Config()
+    config.group.heartbeat_interval = 0.1
+    config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
+    config.group.rebalance_timeout = 10.0
+    config.consumer.offsets.initial = Offset.OLDEST
+    config.consumer.max_wait = 0.2
+    config.group.return_notifications = True
+    return config
+
+
+@pytest_asyncio.fixture
+async def client(backend_url: str) -> AsyncIterator[Client]:
+    async with connect(backend_url, config_for(backend_url)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"cg-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def group_id() -> str:
+    return f"g-{uuid.uuid4().hex[:12]}"
+
+
+async def produce(client: Client, topic: str, start: int, count: int, partitions: int = 4) -> None:
+    async with client.sync_producer() as producer:
+        for i in range(start, start + count):
+            await producer.send(topic, b"%d" % i, partition=i % partitions)
+
+
+async def take(group: ConsumerGroup, count: int, mark: bool = True) -> list[Message]:
+    out: list[Message] = []
+    with anyio.fail_after(60):
+        async for message in group:
+            out.append(message)
+            if mark:
+                group.mark_offset(message)
+            if len(out) == count:
+                break
+    return out
+
+
+async def test_consumes_in_partition_order_and_resumes_after_a_clean_stop(
+    client: Client, topic: str, group_id: str, backend_url: str
+) -> None:
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 4)
+    await produce(client, topic, 0, 100)
+    async with client.group(group_id, [topic]) as group:
+        first = await take(group, 100)
+    by_partition: dict[int, list[int]] = {}
+    for m in first:
+        by_partition.setdefault(m.partition, []).append(m.offset)
+    assert all(offsets == sorted(offsets) for offsets in by_partition.values())
+    assert sorted(int(m.value) for m in first) == list(range(100))
+
+    # A clean stop committed every mark: a new member resumes right after, no duplicate.
+    await produce(client, topic, 100, 40)
+    async with (
+        connect(backend_url, config_for(backend_url)) as other,
+        other.group(group_id, [topic]) as group,
+    ):
+        second = await take(group, 40)
+    assert sorted(int(m.value) for m in second) == list(range(100, 140))
+
+
+async def test_notifications_report_the_rebalance(
+    client: Client, topic: str, group_id: str
+) -> None:
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 4)
+    async with client.group(group_id, [topic]) as group:
+        assert group.notifications is not None
+        with anyio.fail_after(30):
+            start = await group.notifications.recv()
+            ok = await group.notifications.recv()
+        assert start.type is NotificationType.REBALANCE_START
+        assert ok.type is NotificationType.REBALANCE_OK
+        assert ok.claimed == ok.current == frozenset((topic, p) for p in range(4))
+        assert group.assignment == ok.current
+
+
+async def test_marks_are_committed_every_interval(
+    client: Client, topic: str, group_id: str
+) -> None:
+    client.config.consumer.offsets.commit_interval = 0.1
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 1)
+    await produce(client, topic, 0, 10, partitions=1)
+    async with client.group(group_id, [topic]) as group:
+        await take(group, 10)
+        with anyio.fail_after(10):
+            while True:
+                committed = await client.backend.committed_offsets(group_id, [(topic, 0)])
+                if committed.get((topic, 0)) is not None and committed[(topic, 0)].offset == 10:
+                    break
+                await anyio.sleep(0.05)
+        assert await group.lag() == {(topic, 0): 0}
+        await produce(client, topic, 10, 3, partitions=1)
+        assert await group.lag() == {(topic, 0): 3}
+
+
+async def test_a_commit_from_a_stale_generation_is_refused(
+    client: Client, topic: str, group_id: str
+) -> None:
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 2)
+    await produce(client, topic, 0, 2, partitions=2)
+    async with client.group(group_id, [topic]) as group:
+        [message] = await take(group, 1)
+        membership = group.metadata()
+        assert membership is not None
+    # The member left: its generation is over. Committing with it must not land.
+    coordinator = cast(GroupCoordinator, client.backend)
+    with pytest.raises(StaleMember):
+        await coordinator.commit_member_offsets(membership, {(topic, 0): CommittedOffset(5)})
+    assert message.topic == topic
+    committed = await client.backend.committed_offsets(group_id, [(topic, 0)])
+    assert committed.get((topic, 0)) != CommittedOffset(5)
+
+
+async def test_many_members_consume_everything_at_least_once_when_one_is_killed(
+    backend_url: str, topic: str, group_id: str
+) -> None:
+    async with connect(backend_url, config_for(backend_url)) as setup:
+        async with setup.admin() as admin:
+            await admin.create_topic(topic, 6)
+        await produce(setup, topic, 0, 600, partitions=6)
+        seen: set[int] = set()
+        clients = [await connect(backend_url, config_for(backend_url)) for _ in range(3)]
+        try:
+            groups = [c.group(group_id, [topic]) for c in clients]
+
+            everything = asyncio.Event()
+
+            async def consume(group: ConsumerGroup, stop_after: int | None) -> None:
+                n = 0
+                async for message in group:
+                    seen.add(int(message.value))
+                    if len(seen) == 600:
+                        everything.set()
+                    group.mark_offset(message)
+                    n += 1
+                    if stop_after is not None and n >= stop_after:
+                        return
+
+            tasks = [asyncio.ensure_future(consume(g, None)) for g in groups[:2]]
+            victim = asyncio.ensure_future(consume(groups[2], 50))
+            with anyio.fail_after(60):
+                await victim
+            # The third member dies without leaving or committing (its task is killed): the
+            # others take its partitions once its session has run out.
+            runner = groups[2]._runner
+            assert runner is not None
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            with anyio.fail_after(90):
+                await everything.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            for c in clients:
+                await c.aclose()
+        assert seen == set(range(600))
