@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -96,6 +96,7 @@ class Engine:
         "_session",
         "_started",
         "_stop",
+        "produce",
     )
 
     def __init__(self, session: Session, on_done: Callable[[Batch], None] | None = None) -> None:
@@ -116,6 +117,10 @@ class Engine:
         self._stop: asyncio.Event | None = None
         self._closing = False
         self._error: BaseException | None = None
+        # Where batches go: the backend's produce, or a transactional producer's.
+        self.produce: (
+            Callable[[str, int, Sequence[ProduceRecord]], Awaitable[ProduceResult]] | None
+        ) = None
 
     # -- appending ------------------------------------------------------------------------
 
@@ -264,9 +269,9 @@ class Engine:
             self._maybe_idle()
 
     async def _send(self, batch: Batch) -> None:
-        backend = self._session.backend
+        produce = self.produce or self._session.backend.produce
         try:
-            result = await backend.produce(batch.topic, batch.partition, batch.records)
+            result = await produce(batch.topic, batch.partition, batch.records)
         except asyncio.CancelledError:
             self._complete(batch, None, ClosedError("producer closed while sending"))
             raise

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
 from anyio.abc import AsyncResource
 
 from .._session import Session
-from ..backends.base import ProduceResult
-from ..errors import ClosedError, ProducerError, ProducerErrors
+from ..backends.base import CommittedOffset, Membership, ProduceResult, TopicPartition
+from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
 from ..message import HeadersLike, ProducerMessage, RecordMetadata
 from ._encode import encode
 from ._engine import Batch, Engine
+from ._transaction import Transactions
 
 __all__ = ["SyncProducer"]
 
@@ -35,12 +37,16 @@ class SyncProducer(AsyncResource):
     batch waits for its turn at most ``producer.timeout`` too.
     """
 
-    __slots__ = ("_closed", "_engine", "_session")
+    __slots__ = ("_closed", "_engine", "_session", "_transactions")
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._engine = Engine(session)
+        self._engine = Engine(session, self._batch_done)
+        self._transactions = Transactions(session, self._engine)
         self._closed = False
+
+    def _batch_done(self, batch: Batch) -> None:
+        self._transactions.batch_done(batch)
 
     def __repr__(self) -> str:
         return f"<SyncProducer {self._session.url!r}{' closed' if self._closed else ''}>"
@@ -54,6 +60,31 @@ class SyncProducer(AsyncResource):
         if self._closed:
             raise ClosedError("producer is closed")
         self._session.check()
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """``async with producer.transaction():`` sends in the block form one transaction:
+        on leaving it every record is delivered and the transaction committed, records and
+        offsets (``send_offsets``) visible at once to ``read_committed`` consumers; an
+        exception in the block, or a record that failed, aborts it (``TransactionError``).
+        Needs ``producer.transactional_id``; a producer with one sends only inside a
+        transaction. ``ProducerFenced`` when a newer producer took the id over. sarama's
+        ``BeginTxn`` / ``CommitTxn`` / ``AbortTxn``."""
+        return self._transactions.transaction()
+
+    async def send_offsets(
+        self,
+        offsets: Mapping[TopicPartition, int | CommittedOffset],
+        membership: Membership | None,
+    ) -> None:
+        """Commit a group's ``offsets`` (each the next offset to read) in the open
+        transaction, for ``membership`` (``group.metadata()``): they take effect only if
+        the transaction commits, and are refused (``StaleMember``) if the member is no
+        longer current (KIP-447). sarama's ``AddOffsetsToTxn``."""
+        if membership is None:
+            raise RebalanceInProgress(
+                "the group's member is rejoining: no membership to commit for"
+            )
+        await self._transactions.send_offsets(offsets, membership)
 
     async def send(
         self,
@@ -71,6 +102,7 @@ class SyncProducer(AsyncResource):
         None lets the partitioner choose; ``timestamp`` in milliseconds, None for now.
         """
         self._check()
+        self._transactions.check_send()
         engine = self._engine
         key_bytes, record, size = encode(self._session, topic, value, key, headers, timestamp)
         chosen = await engine.partition_for(topic, key_bytes, partition, size)
@@ -87,6 +119,7 @@ class SyncProducer(AsyncResource):
         that failed.
         """
         self._check()
+        self._transactions.check_send()
         engine = self._engine
         session = self._session
         placed: list[tuple[ProducerMessage, Batch, int] | None] = []
@@ -163,5 +196,7 @@ class SyncProducer(AsyncResource):
         try:
             wait = self._session.config.producer.timeout if timeout is None else timeout
             await self._engine.aclose(wait)
+            with anyio.CancelScope(shield=True):
+                await self._transactions.aclose()
         finally:
             self._session.release(self)
