@@ -211,7 +211,8 @@ class TestLifecycle:
         client._adopt(Child(log, "older"))
         client._adopt(Stuck())
         closing = asyncio.ensure_future(client.aclose())
-        await entered.wait()
+        await anyio.wait_all_tasks_blocked()
+        assert entered.is_set()  # aclose went to the newest child first, and waits in it
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await closing

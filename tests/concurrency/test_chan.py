@@ -240,6 +240,9 @@ class TestClose:
             tg.start_soon(iterating.run, iterate)
             await anyio.wait_all_tasks_blocked()
             ch.close()
+            await anyio.wait_all_tasks_blocked()
+            # Woken by the close, none left waiting:
+            assert [plain.done, with_ok.done, iterating.done] == [True, True, True]
         assert isinstance(plain.error, ChanClosed)
         assert with_ok.result == (None, False)
         assert iterating.result == []
@@ -252,6 +255,8 @@ class TestClose:
             tg.start_soon(sender.run, lambda: ch.send(2))
             await anyio.wait_all_tasks_blocked()
             ch.close()
+            await anyio.wait_all_tasks_blocked()
+            assert sender.done  # woken by the close, not left waiting
         assert isinstance(sender.error, ChanClosed)
         assert [v async for v in ch] == [1]  # the failed send left nothing behind
 
@@ -262,6 +267,8 @@ class TestClose:
             tg.start_soon(sender.run, lambda: ch.send(2))
             await anyio.wait_all_tasks_blocked()
             ch.close()
+            await anyio.wait_all_tasks_blocked()
+            assert sender.done  # woken by the close, not left waiting
         assert isinstance(sender.error, ChanClosed)
         assert await ch.recv_ok() == (None, False)
 
@@ -571,6 +578,9 @@ class TestSelect:
             await anyio.wait_all_tasks_blocked()
             a.close()
             b.close()
+            await anyio.wait_all_tasks_blocked()
+            # Woken by the close, none left waiting:
+            assert [with_ok.done, plain.done, sending.done] == [True, True, True]
         assert with_ok.result == (0, (None, False))
         assert isinstance(plain.error, ChanClosed)
         assert isinstance(sending.error, ChanClosed)
