@@ -77,7 +77,11 @@ class Row:
 
 
 def header(title: str, rounds: int) -> None:
-    """Print what was measured, when, on which commit and how busy the machine was."""
+    """Print what was measured, when, on which commit and how busy the machine was.
+
+    ``AIOMQ_BENCH_COMMIT`` names the commit when the scripts run from an exported tree
+    (``git archive``) rather than a checkout.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -97,6 +101,7 @@ def header(title: str, rounds: int) -> None:
             commit += " (with uncommitted changes)"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown (not a git checkout)"
+    commit = os.environ.get("AIOMQ_BENCH_COMMIT", commit)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(title)
     print(
