@@ -7,17 +7,21 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
 from anyio.abc import AsyncResource
 
 from .._session import Session
+from ..backends.base import CommittedOffset, Membership, TopicPartition
 from ..concurrency import Chan, ChanClosed
-from ..errors import ClosedError, ProducerError, ProducerErrors
+from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
 from ..message import HeadersLike, ProducerMessage
 from ._encode import encode
 from ._engine import Batch, Engine
+from ._transaction import Transactions
 
 __all__ = ["AsyncProducer"]
 
@@ -48,10 +52,13 @@ class AsyncProducer(AsyncResource):
         "_backlog",
         "_closed",
         "_engine",
+        "_flushes",
+        "_idle",
         "_moved",
         "_pump",
         "_reader",
         "_session",
+        "_transactions",
         "errors",
         "input",
         "successes",
@@ -70,6 +77,11 @@ class AsyncProducer(AsyncResource):
         # channels are drained, and while any wait here the reader takes no more input.
         self._backlog: deque[tuple[Chan[Any], Any]] = deque()
         self._moved = asyncio.Event()
+        # True while the reader waits for input with nothing left to append; flush() waits
+        # on a future the reader resolves once it gets there.
+        self._idle = True
+        self._flushes: list[asyncio.Future[None]] = []
+        self._transactions = Transactions(session, self._engine)
         self._closed = False
         loop = asyncio.get_running_loop()
         self._reader = loop.create_task(self._read(), name="aiomq async producer input")
@@ -125,12 +137,14 @@ class AsyncProducer(AsyncResource):
         engine = self._engine
         session = self._session
         async for message in self.input:
+            self._idle = False
             # Results are not being drained: take no more input, until the producer closes
             # (then everything accepted is delivered, whether or not its result fits).
             while self._backlog and not self._closed:
                 self._moved.clear()
                 await self._moved.wait()
             try:
+                self._transactions.check_send()
                 key_bytes, record, size = encode(
                     session,
                     message.topic,
@@ -145,9 +159,49 @@ class AsyncProducer(AsyncResource):
                 await engine.append(message.topic, message.partition, record, size, message)
             except Exception as exc:  # every failure goes to errors, with its message
                 self._put(self.errors, ProducerError(message, exc))
+                self._transactions.record_failed(exc)
+            if len(self.input) == 0:
+                self._release_flushes()
+        self._release_flushes()
+
+    def _release_flushes(self) -> None:
+        """The reader has appended everything it was given: let waiting flushes go on."""
+        self._idle = True
+        for waiter in self._flushes:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._flushes.clear()
+
+    async def flush(self) -> None:
+        """Wait until every message accepted so far is delivered or failed (its result is on
+        ``successes`` or ``errors``)."""
+        if not (self._idle and len(self.input) == 0) and not self._reader.done():
+            waiter = asyncio.get_running_loop().create_future()
+            self._flushes.append(waiter)
+            await waiter
+        await self._engine.flush()
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """``async with producer.transaction():`` messages accepted in the block form one
+        transaction, committed on leaving once each is delivered, aborted when the block
+        raises or a message failed (``TransactionError``); see ``SyncProducer.transaction``.
+        Outside a transaction a transactional producer fails every message (to ``errors``).
+        """
+        return self._transactions.transaction(self.flush)
+
+    async def send_offsets(
+        self,
+        offsets: Mapping[TopicPartition, int | CommittedOffset],
+        membership: Membership | None,
+    ) -> None:
+        """Commit a group's ``offsets`` in the open transaction (``SyncProducer.send_offsets``)."""
+        if membership is None:
+            raise RebalanceInProgress("the group member is rejoining: no membership to commit")
+        await self._transactions.send_offsets(offsets, membership)
 
     def _delivered(self, batch: Batch) -> None:
         """The engine's hook: route each message of a finished batch to its channel."""
+        self._transactions.batch_done(batch)
         future = batch.future
         if future.cancelled() or future.exception() is not None:
             error = future.exception() if not future.cancelled() else ClosedError("cancelled")
@@ -223,6 +277,7 @@ class AsyncProducer(AsyncResource):
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self._release_flushes()
         # Messages still in input (the reader was cut short) were accepted: they fail.
         while True:
             try:
@@ -231,6 +286,7 @@ class AsyncProducer(AsyncResource):
                 break
             self._put(self.errors, ProducerError(message, ClosedError("producer closed")))
         await self._engine.aclose(remaining)
+        await self._transactions.aclose()
         if self._pump is not None and not self._pump.done():
             with anyio.move_on_after(max(0.0, remaining)):
                 await asyncio.shield(self._pump)

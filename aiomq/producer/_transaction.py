@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import anyio
 
@@ -59,8 +59,13 @@ class Transactions:
 
     def batch_done(self, batch: Batch) -> None:
         """The engine's report of a finished batch: a failure dooms the transaction."""
-        if self._open and self._failed is None and not batch.future.cancelled():
-            self._failed = batch.future.exception()
+        if not batch.future.cancelled():
+            self.record_failed(batch.future.exception())
+
+    def record_failed(self, error: BaseException | None) -> None:
+        """A record of the open transaction failed (``error``; None: it did not)."""
+        if self._open and self._failed is None:
+            self._failed = error
 
     async def _opened(self) -> TransactionalProducer:
         async with self._lock:
@@ -75,20 +80,25 @@ class Transactions:
             return self._producer
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        """Begin; on leaving, deliver everything sent in the block and commit, or abort when
-        the block raised or a record failed (``TransactionError``, chained to the cause)."""
+    async def transaction(
+        self, flush: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[None]:
+        """Begin; on leaving, deliver everything sent in the block (``flush``, the engine's
+        by default) and commit, or abort when the block raised or a record failed
+        (``TransactionError``, chained to the cause)."""
         if not self.enabled:
             raise ConfigError("producer.transactional_id", "is needed for transactions")
         if self._open:
             raise TransactionError("a transaction is already open on this producer")
+        if flush is not None:
+            await flush()  # what was accepted before the block belongs to no transaction
         producer = await self._opened()
         await producer.begin()
         self._open = True
         self._failed = None
         try:
             yield
-            await self._engine.flush()
+            await (flush or self._engine.flush)()
             if self._failed is not None:
                 raise TransactionError(
                     f"a record of the transaction failed: {self._failed!r}"

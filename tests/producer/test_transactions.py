@@ -152,3 +152,21 @@ async def test_offsets_sent_in_a_transaction_count_only_if_it_commits(
         return got == {(topic, 0): CommittedOffset(9)}
 
     await until(landed, 10)
+
+
+async def test_an_async_producer_commits_what_was_accepted_in_the_block(
+    client: Client, topic: str, backend_url: str
+) -> None:
+    await create(client, topic)
+    async with transactional(backend_url, f"tx-{uuid.uuid4().hex[:8]}") as tx_client:
+        producer = tx_client.async_producer()
+        await producer.send(topic, b"outside")  # accepted, then refused: no transaction
+        async with producer.transaction():
+            for i in range(5):
+                await producer.send(topic, b"in-%d" % i)
+        await producer.aclose()
+        [refused] = [e async for e in producer.errors]
+    assert refused.message.value == b"outside"
+    assert isinstance(refused.cause, TransactionError)
+    visible = await committed_view(client, topic, 5)
+    assert [r[3] for r in visible] == [b"in-%d" % i for i in range(5)]
