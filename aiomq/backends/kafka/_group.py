@@ -1,0 +1,490 @@
+"""``KafkaGroupCoordinator``: the group capability of the Kafka backend (``GroupCoordinator``).
+
+Each operation is one request of Kafka's classic group protocol to the group's coordinator
+(``_group_protocol``), retried while the coordinator moves or loads, with Kafka's group
+error codes raised as the typed errors of ``aiomq.backends.group``.
+
+Connections: a JoinGroup waits in the coordinator until every member has rejoined (up to
+the rebalance timeout), and a SyncGroup of a follower until the leader's; a broker answers
+one request per connection at a time, so either would hold up everything behind it. Each
+goes on a connection of its own (taken from a pool, as fetches are) with a deadline of the
+rebalance timeout plus five seconds (Java's ``rebalance.timeout.ms + 5000``).
+Heartbeats, commits and the admin requests go on the shared coordinator connection, which
+therefore never waits behind a join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ...errors import (
+    BrokerUnavailable,
+    ConfigError,
+    FencedInstanceId,
+    GroupError,
+    GroupNotEmpty,
+    InconsistentGroupProtocol,
+    MemberIdRequired,
+    RebalanceInProgress,
+    StaleMember,
+    UnknownTopic,
+)
+from ..base import (
+    INT32_MAX,
+    CommittedOffset,
+    Membership,
+    TopicPartition,
+    check_commit,
+    check_group,
+    check_membership,
+    check_string,
+)
+from ..group import GroupDescription, GroupListing, GroupMember, JoinResult, MemberDescription
+from . import _group_protocol as wire
+from ._cluster import COORDINATION, Cluster, Retry
+from ._errors import RETRY_COORDINATOR, error_for_code
+from ._pool import FetchPool
+
+__all__ = ["KafkaGroupCoordinator", "group_error"]
+
+_JOIN_MARGIN = 5.0
+"""How much longer than the rebalance timeout a JoinGroup or SyncGroup may take (Java's)."""
+
+_DEAD = "Dead"
+
+# Kafka's group error codes, by what they mean to a member.
+_MEMBER_ID_REQUIRED = 79
+_STALE = {
+    22: "ILLEGAL_GENERATION",
+    25: "UNKNOWN_MEMBER_ID",
+    110: "FENCED_MEMBER_EPOCH",
+    113: "STALE_MEMBER_EPOCH",
+}
+_FENCED = {82: "FENCED_INSTANCE_ID", 111: "UNRELEASED_INSTANCE_ID"}
+_REBALANCE_IN_PROGRESS = 27
+_INCONSISTENT_GROUP_PROTOCOL = 23
+_INVALID_SESSION_TIMEOUT = 26
+_NON_EMPTY_GROUP = 68
+_GROUP_ID_NOT_FOUND = 69
+_GROUP_MAX_SIZE_REACHED = 81
+_UNKNOWN_MEMBER_ID = 25
+
+
+def group_error(code: int, context: str) -> Exception:
+    """The aiomq error for a non-zero Kafka group error ``code`` (``GroupCoordinator``'s
+    contract); codes that are not about groups as ``error_for_code`` maps them."""
+    if code in _STALE:
+        return StaleMember(f"{context}: {_STALE[code]} (error {code})", _STALE[code])
+    if code == _REBALANCE_IN_PROGRESS:
+        return RebalanceInProgress(f"{context}: the group is rebalancing (error {code})")
+    if code in _FENCED:
+        return FencedInstanceId(
+            f"{context}: another member took this static member's instance id "
+            f"({_FENCED[code]}, error {code})"
+        )
+    if code == _INCONSISTENT_GROUP_PROTOCOL:
+        return InconsistentGroupProtocol(
+            f"{context}: no protocol (assignor) offered is supported by every member, or the "
+            f"protocol type differs (error {code})"
+        )
+    if code == _INVALID_SESSION_TIMEOUT:
+        return ConfigError(
+            "group.session_timeout",
+            f"{context}: outside the broker's group.min.session.timeout.ms and "
+            f"group.max.session.timeout.ms (error {code})",
+        )
+    if code == _NON_EMPTY_GROUP:
+        return GroupNotEmpty(f"{context}: the group still has members (error {code})")
+    if code == _GROUP_ID_NOT_FOUND:
+        return GroupError(f"{context}: the group does not exist (error {code})")
+    if code == _GROUP_MAX_SIZE_REACHED:
+        return GroupError(f"{context}: the group is full, group.max.size (error {code})")
+    return error_for_code(code, context)
+
+
+class _ParkedRequests(FetchPool):
+    """Connections that each carry one JoinGroup or SyncGroup at a time (``FetchPool``'s
+    rule), for as long as the caller's deadline allows."""
+
+    async def _take(self, node: int, deadline: float) -> Any:
+        conn = await super()._take(node, deadline)
+        # aiokafka bounds every request by the connection's request timeout; a join may
+        # rightly wait longer. The caller's deadline bounds it instead (Cluster.request).
+        conn._request_timeout = max(deadline - asyncio.get_running_loop().time(), 0.0) + 1.0
+        return conn
+
+
+def _millis(field: str, seconds: object) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ConfigError(field, f"must be a number of seconds, not {type(seconds).__name__}")
+    if not (math.isfinite(seconds) and 0.001 <= seconds <= INT32_MAX / 1000):
+        raise ConfigError(field, f"must be between 0.001 and {INT32_MAX / 1000} s, not {seconds}")
+    return round(seconds * 1000)
+
+
+def _check_member(group: str, generation: int, member_id: str, instance_id: str | None) -> None:
+    check_membership(Membership(group, generation, member_id, instance_id))
+
+
+def _check_protocols(protocol_type: object, protocols: object) -> list[tuple[str, bytes]]:
+    check_string("protocol_type", protocol_type)
+    if not isinstance(protocols, Sequence) or isinstance(protocols, str | bytes):
+        raise ConfigError(
+            "protocols",
+            f"must be a sequence of (name, bytes) pairs, not {type(protocols).__name__}",
+        )
+    out = []
+    for pair in protocols:
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not isinstance(pair[1], bytes)
+        ):
+            raise ConfigError("protocols", f"must be (name, bytes) pairs, not {pair!r}")
+        check_string("protocols", pair[0])
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def _check_assignments(assignments: object) -> list[tuple[str, bytes]]:
+    if not isinstance(assignments, Mapping):
+        raise ConfigError(
+            "assignments", f"must map member ids to bytes, not {type(assignments).__name__}"
+        )
+    for member_id, data in assignments.items():
+        check_string("assignments", member_id)
+        if not isinstance(data, bytes):
+            raise ConfigError(
+                "assignments", f"{member_id!r}: must be bytes, not {type(data).__name__}"
+            )
+    return list(assignments.items())
+
+
+def commit_rows(
+    offsets: Mapping[TopicPartition, CommittedOffset], metadata_limit: int
+) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """``offsets`` grouped by topic as OffsetCommit carries them, checked against the
+    broker's ``offset.metadata.max.bytes`` first: Kafka would store the other partitions of
+    the commit and refuse only that one; aiomq refuses the whole commit before sending."""
+    by_topic: dict[str, list[tuple[int, int, str]]] = {}
+    for (topic, partition), committed in offsets.items():
+        if len(committed.metadata) > metadata_limit:
+            raise ConfigError(
+                "metadata",
+                f"{topic}[{partition}]: {len(committed.metadata)} characters, more than "
+                f"the broker's offset.metadata.max.bytes ({metadata_limit})",
+            )
+        by_topic.setdefault(topic, []).append((partition, committed.offset, committed.metadata))
+    return list(by_topic.items())
+
+
+class KafkaGroupCoordinator:
+    """``GroupCoordinator`` over Kafka's classic group protocol, for one ``Cluster``.
+
+    Every operation raises ``BrokerUnavailable`` when the group's coordinator cannot be
+    found or reached before its deadline (``net.request_timeout``; for JoinGroup and
+    SyncGroup the rebalance timeout plus five seconds when that is longer), and
+    ``ClosedError`` once the cluster is closed. The Go counterpart is sarama's
+    ``consumerGroup`` calling ``Broker.JoinGroup`` and friends on its coordinator.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+        self._parked = _ParkedRequests(cluster)
+        # Per group, the rebalance timeout of the last join: a SyncGroup waits that long.
+        self._rebalance_timeouts: dict[str, float] = {}
+
+    def clear(self) -> None:
+        """Forget idle join connections (closing the cluster closes them)."""
+        self._parked.clear()
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _ask(
+        self, group: str, request: Any, deadline: float, context: str, *, parked: bool = False
+    ) -> Any:
+        """``request`` to the group's coordinator; ``Retry`` when it cannot be reached."""
+        cluster = self._cluster
+        node = await cluster.coordinator(group, deadline)
+        try:
+            if parked:
+                return await self._parked.request(node, request, deadline=deadline, context=context)
+            return await cluster.send(
+                node, request, deadline=deadline, context=context, group=COORDINATION
+            )
+        except BrokerUnavailable as exc:
+            cluster.forget_coordinator(group)  # it died or moved: look it up again
+            raise Retry(str(exc)) from None
+
+    def _check(self, group: str, code: int, context: str) -> None:
+        """Raise for a group error ``code``; ``Retry`` when the coordinator moved or loads."""
+        if code in RETRY_COORDINATOR:
+            self._cluster.forget_coordinator(group)
+            raise Retry(f"{context}: the coordinator moved or is loading (error {code})")
+        if code:
+            raise group_error(code, context)
+
+    def _parked_deadline(self, rebalance_timeout: float) -> float:
+        cluster = self._cluster
+        return cluster.deadline(max(cluster.request_timeout, rebalance_timeout + _JOIN_MARGIN))
+
+    # -- membership ----------------------------------------------------------------------
+
+    async def join_group(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        instance_id: str | None,
+        session_timeout: float,
+        rebalance_timeout: float,
+        protocol_type: str,
+        protocols: Sequence[tuple[str, bytes]],
+        reason: str | None = None,
+    ) -> JoinResult:
+        """JoinGroup (``GroupCoordinator.join_group``), on a connection of its own."""
+        _check_member(group, -1, member_id, instance_id)
+        session_ms = _millis("group.session_timeout", session_timeout)
+        rebalance_ms = _millis("group.rebalance_timeout", rebalance_timeout)
+        offered = _check_protocols(protocol_type, protocols)
+        if reason is not None:
+            check_string("reason", reason)
+        request = wire.join_group(
+            group,
+            session_ms,
+            rebalance_ms,
+            member_id,
+            instance_id,
+            protocol_type,
+            offered,
+            reason,
+        )
+        context = f"join group {group!r}"
+        self._rebalance_timeouts[group] = rebalance_timeout
+
+        async def attempt(deadline: float) -> JoinResult:
+            response = await self._ask(group, request, deadline, context, parked=True)
+            if response.error_code == _MEMBER_ID_REQUIRED:
+                raise MemberIdRequired(
+                    f"{context}: join again with the member id given", response.member_id
+                )
+            self._check(group, response.error_code, context)
+            chosen_type = getattr(response, "protocol_type", None)  # v7+
+            if chosen_type is not None and chosen_type != protocol_type:
+                raise InconsistentGroupProtocol(
+                    f"{context}: the group runs protocol type {chosen_type!r}, "
+                    f"not {protocol_type!r}"
+                )
+            members = tuple(
+                GroupMember(mid, iid, meta or b"") for mid, iid, meta in response.members
+            )
+            return JoinResult(
+                response.generation_id,
+                response.protocol_name or "",
+                response.leader,
+                response.member_id,
+                members,
+                bool(getattr(response, "skip_assignment", False)),  # v9+
+            )
+
+        deadline = self._parked_deadline(rebalance_timeout)
+        return await self._cluster.retrying(context, attempt, deadline)
+
+    async def sync_group(
+        self,
+        group: str,
+        *,
+        generation: int,
+        member_id: str,
+        instance_id: str | None,
+        protocol_type: str,
+        protocol: str,
+        assignments: Mapping[str, bytes],
+    ) -> bytes:
+        """SyncGroup (``GroupCoordinator.sync_group``), on a connection of its own: a
+        follower waits there for the leader's assignment."""
+        _check_member(group, generation, member_id, instance_id)
+        check_string("protocol_type", protocol_type)
+        check_string("protocol", protocol)
+        rows = _check_assignments(assignments)
+        request = wire.sync_group(
+            group, generation, member_id, instance_id, protocol_type, protocol, rows
+        )
+        context = f"sync group {group!r}"
+
+        async def attempt(deadline: float) -> bytes:
+            response = await self._ask(group, request, deadline, context, parked=True)
+            self._check(group, response.error_code, context)
+            chosen = getattr(response, "protocol_name", None)  # v5+
+            if chosen is not None and chosen != protocol:
+                raise InconsistentGroupProtocol(
+                    f"{context}: the group chose protocol {chosen!r}, not {protocol!r}"
+                )
+            return bytes(response.assignment or b"")
+
+        rebalance_timeout = self._rebalance_timeouts.get(group, 0.0)
+        return await self._cluster.retrying(
+            context, attempt, self._parked_deadline(rebalance_timeout)
+        )
+
+    async def heartbeat(
+        self, group: str, *, generation: int, member_id: str, instance_id: str | None
+    ) -> None:
+        """Heartbeat (``GroupCoordinator.heartbeat``)."""
+        _check_member(group, generation, member_id, instance_id)
+        request = wire.heartbeat(group, generation, member_id, instance_id)
+        context = f"heartbeat in group {group!r}"
+
+        async def attempt(deadline: float) -> None:
+            response = await self._ask(group, request, deadline, context)
+            self._check(group, response.error_code, context)
+
+        await self._cluster.retrying(context, attempt)
+
+    async def leave_group(
+        self, group: str, members: Sequence[tuple[str, str | None]], reason: str | None = None
+    ) -> None:
+        """LeaveGroup (``GroupCoordinator.leave_group``). A member the coordinator does not
+        know, or knows under another member id (a static member that was replaced), is
+        skipped, as is a group it does not know."""
+        check_group(group)
+        if not isinstance(members, Sequence) or isinstance(members, str):
+            raise ConfigError("members", f"must be (member_id, instance_id) pairs, not {members!r}")
+        for pair in members:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise ConfigError(
+                    "members", f"must be (member_id, instance_id) pairs, not {pair!r}"
+                )
+            _check_member(group, -1, pair[0], pair[1])
+        if reason is not None:
+            check_string("reason", reason)
+        if not members:
+            await self._cluster.pause(0)  # a scheduling point, as a request would be
+            return
+        request = wire.leave_group(group, members, reason)
+        context = f"leave group {group!r}"
+        gone = (_UNKNOWN_MEMBER_ID, *_FENCED)
+
+        async def attempt(deadline: float) -> None:
+            response = await self._ask(group, request, deadline, context)
+            if response.error_code != _UNKNOWN_MEMBER_ID:
+                self._check(group, response.error_code, context)
+            for member_id, _instance_id, code in response.members:
+                if code not in gone:
+                    self._check(group, code, f"{context} (member {member_id!r})")
+
+        await self._cluster.retrying(context, attempt)
+
+    async def commit_member_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """OffsetCommit with the member's generation and ids
+        (``GroupCoordinator.commit_member_offsets``). Nothing is sent for no offsets."""
+        check_membership(membership)
+        check_commit(offsets)
+        cluster = self._cluster
+        if not offsets:
+            await cluster.pause(0)  # a scheduling point, as a request would be
+            return
+        rows = commit_rows(offsets, await cluster.metadata_limit())
+        for topic, parts in rows:
+            await self._check_partitions(topic, [p for p, _, _ in parts])
+        group = membership.group
+        request = wire.offset_commit(
+            group, membership.generation, membership.member_id, membership.instance_id, rows
+        )
+        context = f"commit for group {group!r}"
+
+        async def attempt(deadline: float) -> None:
+            response = await self._ask(group, request, deadline, context)
+            for topic, parts in response.topics:
+                for partition, code in parts:
+                    self._check(group, code, f"commit {topic}[{partition}] for group {group!r}")
+
+        await cluster.retrying(context, attempt)
+
+    async def _check_partitions(self, topic: str, partitions: Sequence[int]) -> None:
+        """``UnknownTopic`` unless ``topic`` has every one of ``partitions``: Kafka would
+        store the rest of a commit and refuse only those, the contract stores nothing."""
+        cluster = self._cluster
+        leaders = cluster.leaders.get(topic)
+        if leaders is None or max(partitions) >= len(leaders):
+            leaders = await cluster.topic_leaders(topic)  # asked fresh: UnknownTopic if gone
+        missing = [p for p in partitions if p >= len(leaders)]
+        if missing:
+            raise UnknownTopic(f"topic {topic!r} has no partition {missing[0]}")
+
+    # -- administration ------------------------------------------------------------------
+
+    async def list_groups(self) -> list[GroupListing]:
+        """ListGroups to every broker (each lists the groups it coordinates), sorted by id."""
+        cluster = self._cluster
+        request = wire.list_groups()
+        context = "list groups"
+
+        async def one(node: int, deadline: float) -> list[GroupListing]:
+            try:
+                response = await cluster.send(
+                    node, request, deadline=deadline, context=f"{context} of broker {node}"
+                )
+            except BrokerUnavailable as exc:
+                raise Retry(str(exc)) from None
+            if response.error_code in RETRY_COORDINATOR:
+                raise Retry(f"{context}: broker {node} is loading (error {response.error_code})")
+            if response.error_code:
+                raise group_error(response.error_code, f"{context} of broker {node}")
+            return [
+                GroupListing(name, state, protocol_type, kind[0] if kind else "classic")
+                for name, protocol_type, state, *kind in response.groups
+            ]
+
+        async def attempt(deadline: float) -> list[GroupListing]:
+            await cluster.ready()
+            nodes = list(cluster.brokers)
+            answers = await asyncio.gather(*(one(node, deadline) for node in nodes))
+            return sorted((g for answer in answers for g in answer), key=lambda g: g.group)
+
+        return await cluster.retrying(context, attempt)
+
+    async def describe_group(self, group: str) -> GroupDescription:
+        """DescribeGroups (``GroupCoordinator.describe_group``); an unknown group is
+        ``Dead`` with no members."""
+        check_group(group)
+        request = wire.describe_groups([group])
+        context = f"describe group {group!r}"
+
+        async def attempt(deadline: float) -> GroupDescription:
+            response = await self._ask(group, request, deadline, context)
+            code, _name, state, protocol_type, protocol, members, *_ = response.groups[0]
+            if code == _GROUP_ID_NOT_FOUND:
+                return GroupDescription(group, _DEAD, "", "")
+            self._check(group, code, context)
+            return GroupDescription(
+                group,
+                state,
+                protocol_type,
+                protocol,
+                tuple(
+                    MemberDescription(mid, iid, client, host, meta or b"", assigned or b"")
+                    for mid, iid, client, host, meta, assigned in members
+                ),
+            )
+
+        return await self._cluster.retrying(context, attempt)
+
+    async def delete_group(self, group: str) -> None:
+        """DeleteGroups (``GroupCoordinator.delete_group``)."""
+        check_group(group)
+        request = wire.delete_groups([group])
+        context = f"delete group {group!r}"
+
+        async def attempt(deadline: float) -> None:
+            response = await self._ask(group, request, deadline, context)
+            for _name, code in response.results:
+                self._check(group, code, context)
+
+        await self._cluster.retrying(context, attempt)
