@@ -279,7 +279,6 @@ class TestJoin:
 
 
 class TestSessions:
-    @pytest.mark.timeout(60)
     async def test_a_silent_member_is_removed_and_the_others_rebalance(
         self, c: KafkaGroupCoordinator, g: str
     ) -> None:
