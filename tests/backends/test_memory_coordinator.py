@@ -181,11 +181,14 @@ class TestJoin:
     async def test_a_session_timeout_out_of_bounds_is_a_config_error(self) -> None:
         with pytest.raises(ConfigError, match="session_timeout"):
             await join(Coordinator(), session=3600)
+        with pytest.raises(ConfigError, match="session_timeout"):
+            await join(Coordinator(), session=5.9)  # under Kafka's default minimum, 6 s
 
 
 class TestSessions:
     async def test_a_silent_member_is_removed_and_the_others_rebalance(self) -> None:
         c = Coordinator()
+        c.min_session_timeout = 0.1  # the broker's setting, lowered for a quick test
         a, b = await pair(c, session=0.3)
         # a falls silent; b heartbeats every 0.1 s and stays. Once a's session has run out,
         # b is told to rejoin, and the next generation has b alone.

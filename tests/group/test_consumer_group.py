@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import cast
 
 import anyio
@@ -19,19 +19,15 @@ from aiomq.config import Config, Offset
 from aiomq.errors import StaleMember
 from aiomq.group import ConsumerGroup, NotificationType
 from aiomq.message import Message
-from tests.backends.common import BACKENDS, backend_urls
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield from backend_urls(request, "cgroup")
 
 
 def config_for(url: str) -> Config:
     config = Config()
     config.group.heartbeat_interval = 0.1
+    # Kafka's brokers refuse sessions under group.min.session.timeout.ms (6 s); memory://
+    # brokers of these tests are lowered to allow quicker ones (see quick_sessions).
     config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
     config.group.rebalance_timeout = 10.0
     config.consumer.offsets.initial = Offset.OLDEST

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import anyio
@@ -24,22 +24,17 @@ from aiomq.config import Config, RebalanceStrategy
 from aiomq.group._classic import ClassicMember
 from aiomq.group._member import Member, Rebalance
 from aiomq.group.assignors import assignor_from
-from tests.backends.common import BACKENDS, backend_urls
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 Partitions = frozenset[TopicPartition]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield from backend_urls(request, "group")
-
-
 def group_config(url: str) -> Config:
     config = Config()
     config.group.heartbeat_interval = 0.1
-    # Kafka's brokers refuse a session timeout under group.min.session.timeout.ms (6 s).
+    # Kafka's brokers refuse sessions under group.min.session.timeout.ms (6 s); memory://
+    # brokers of these tests are lowered to allow quicker ones (see quick_sessions).
     config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
     config.group.rebalance_timeout = 10.0
     return config

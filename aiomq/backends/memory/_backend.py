@@ -331,8 +331,11 @@ class MemoryBackend:
     async def commit_member_offsets(
         self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
     ) -> None:
-        """OffsetCommit checked against ``membership`` (``GroupCoordinator``)."""
-        self._check().commit_member_offsets(membership, offsets)
+        """OffsetCommit checked against ``membership`` (``GroupCoordinator``); nothing to
+        commit sends nothing, as on Kafka (where the checks answer per partition)."""
+        broker = self._check()
+        if offsets:
+            broker.commit_member_offsets(membership, offsets)
         await checkpoint()
 
     async def list_groups(self) -> list[GroupListing]:
@@ -340,7 +343,7 @@ class MemoryBackend:
         broker = self._check()
         listed = {g.group: g for g in broker.groups_coordinator.list_groups()}
         for name in broker.groups():
-            listed.setdefault(name, GroupListing(name, "Empty"))
+            listed.setdefault(name, GroupListing(name, "Empty", ""))
         await checkpoint()
         return sorted(listed.values(), key=lambda g: g.group)
 
@@ -350,7 +353,7 @@ class MemoryBackend:
         broker = self._check()
         description = broker.groups_coordinator.describe_group(group)
         if description.state == "Dead" and group in broker.groups():
-            description = GroupDescription(group, "Empty", "consumer", "")
+            description = GroupDescription(group, "Empty", "", "")
         await checkpoint()
         return description
 

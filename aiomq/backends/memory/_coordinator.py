@@ -54,8 +54,8 @@ EMPTY, PREPARING, COMPLETING, STABLE, DEAD = (
     "Dead",
 )
 
-MIN_SESSION_TIMEOUT = 0.001
-MAX_SESSION_TIMEOUT = 1800.0  # Kafka's group.max.session.timeout.ms
+MIN_SESSION_TIMEOUT = 6.0  # Kafka's group.min.session.timeout.ms default
+MAX_SESSION_TIMEOUT = 1800.0  # Kafka's group.max.session.timeout.ms default
 
 
 @dataclass(eq=False)
@@ -95,6 +95,10 @@ class Coordinator:
 
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
+        # The bounds of a member's session timeout (Kafka's group.min/max.session.timeout.ms),
+        # settable like the broker's other settings (tests lower the minimum).
+        self.min_session_timeout = MIN_SESSION_TIMEOUT
+        self.max_session_timeout = MAX_SESSION_TIMEOUT
 
     # -- join --------------------------------------------------------------------------------
 
@@ -112,11 +116,11 @@ class Coordinator:
         client_id: str = "aiomq",
     ) -> JoinResult:
         """Kafka's JoinGroup; see ``GroupCoordinator.join_group``."""
-        if not MIN_SESSION_TIMEOUT <= session_timeout <= MAX_SESSION_TIMEOUT:
+        if not self.min_session_timeout <= session_timeout <= self.max_session_timeout:
             raise ConfigError(
                 "group.session_timeout",
                 f"{session_timeout} s is outside the coordinator's bounds "
-                f"[{MIN_SESSION_TIMEOUT}, {MAX_SESSION_TIMEOUT}]",
+                f"[{self.min_session_timeout}, {self.max_session_timeout}]",
             )
         if not protocols:
             raise InconsistentGroupProtocol("a member must offer at least one protocol")
@@ -421,7 +425,7 @@ class Coordinator:
         out = []
         for g in self._groups.values():
             self._expire(g, now)
-            out.append(GroupListing(g.name, g.state, g.protocol_type or "consumer"))
+            out.append(GroupListing(g.name, g.state, g.protocol_type))
         return out
 
     def describe_group(self, group: str) -> GroupDescription:
@@ -429,18 +433,21 @@ class Coordinator:
         if g is None:
             return GroupDescription(group, DEAD, "", "")
         self._expire(g, asyncio.get_running_loop().time())
+        # As Kafka: outside Stable the protocol and each member's bytes are not reported.
+        stable = g.state is STABLE
         members = tuple(
             MemberDescription(
                 m.member_id,
                 m.instance_id,
                 m.client_id,
                 "/127.0.0.1",
-                m.metadata(g.protocol) if g.protocol else b"",
-                m.assignment,
+                m.metadata(g.protocol) if stable else b"",
+                m.assignment if stable else b"",
             )
             for m in g.members.values()
         )
-        return GroupDescription(group, g.state, g.protocol_type, g.protocol, members)
+        protocol = g.protocol if stable else ""
+        return GroupDescription(group, g.state, g.protocol_type, protocol, members)
 
     def delete_group(self, group: str) -> None:
         g = self._groups.get(group)
