@@ -26,12 +26,13 @@ OK = 0
 NOT_LEADER = 6
 OUT_OF_ORDER = 45
 DUPLICATE = 46
+INVALID_PRODUCER_EPOCH = 47
 UNKNOWN_PRODUCER = 59
 INVALID_RECORD = 87
 
 
-def sequencer(producer_id: int = 7, epoch: int = 0) -> Sequencer:
-    seq = Sequencer()
+def sequencer(producer_id: int = 7, epoch: int = 0, *, transactional: bool = False) -> Sequencer:
+    seq = Sequencer(transactional=transactional)
     seq.set_producer(producer_id, epoch)
     return seq
 
@@ -219,6 +220,63 @@ class TestSplit:
         assert seq.answered(T, P, tail, OK) is Verdict.DONE
         assert seq.answered(T, P, after, OK) is Verdict.DONE
         assert seq.unfinished(T, P) == []
+
+
+class TestTransactional:
+    """A transactional producer's epochs are its coordinator's: never bumped here."""
+
+    @pytest.mark.parametrize("code", [OUT_OF_ORDER, UNKNOWN_PRODUCER, INVALID_PRODUCER_EPOCH])
+    def test_a_head_batch_refused_under_its_epoch_fails(self, code: int) -> None:
+        # Java: abortable for a transactional producer, where an idempotent one resequences.
+        seq = sequencer(transactional=True)
+        batch = Batch(2)
+        send(seq, batch)
+        assert seq.answered(T, P, batch, code) is Verdict.FAIL
+        assert (seq.producer_id, seq.epoch) == (7, 0)
+        assert seq.unfinished(T, P) == []
+
+    def test_a_later_batch_refused_waits_for_the_head(self) -> None:
+        seq = sequencer(transactional=True)
+        first, second = Batch(1), Batch(1)
+        send(seq, first)
+        send(seq, second)
+        assert seq.answered(T, P, second, OUT_OF_ORDER) is Verdict.RETRY
+        assert seq.answered(T, P, first, OK) is Verdict.DONE
+        assert send(seq, second) == Send(7, 0, 1)
+
+    def test_a_ghost_holds_the_partition_until_the_coordinator_s_next_epoch(self) -> None:
+        # Java's unresolved sequence makes a transaction abortable; no local epoch settles it.
+        seq = sequencer(transactional=True)
+        lost = Batch(1)
+        send(seq, lost)
+        seq.abandoned(T, P, lost)
+        assert seq.next_send(T, P, Batch(1)) is None
+        assert seq.epoch == 0
+        seq.reset(7, 1)
+        assert send(seq, Batch(1)) == Send(7, 1, 0)
+
+    def test_a_batch_refused_for_good_leaves_the_epoch_alone(self) -> None:
+        seq = sequencer(transactional=True)
+        bad, after = Batch(1), Batch(1)
+        send(seq, bad)
+        send(seq, after)
+        assert seq.answered(T, P, bad, INVALID_RECORD) is Verdict.FAIL
+        assert seq.answered(T, P, after, OUT_OF_ORDER) is Verdict.FAIL  # the head now
+        assert seq.epoch == 0
+
+    def test_a_new_epoch_from_the_coordinator_restarts_every_partition_at_zero(self) -> None:
+        seq = sequencer(transactional=True)
+        done, stale = Batch(3), Batch(1)
+        send(seq, done)
+        seq.answered(T, P, done, OK)
+        assert seq.next_send(T, 1, stale) == Send(7, 0, 0)
+        assert seq.pending()
+        seq.reset(7, 1)  # EndTxn v5 answered with the epoch bumped
+        assert not seq.pending()
+        assert send(seq, Batch(1)) == Send(7, 1, 0)
+        # The batch of the ended epoch was still on the wire: its answer fails it.
+        assert seq.answered(T, 1, stale, OK) is Verdict.FAIL
+        assert seq.next_send(T, 1, Batch(1)) == Send(7, 1, 0)
 
 
 @pytest.mark.parametrize("code", [NOT_LEADER, 7, 19, 20])

@@ -31,8 +31,12 @@ The rules are those of Kafka's Java client (``TransactionManager``, ``TxnPartiti
 Epochs are the producer's, as in Java: a bump raises the producer's epoch, and each
 partition takes the producer's current id and epoch when it has nothing unfinished or is
 resequenced. At epoch 32767 the producer needs a new producer id (``needs_producer_id``).
-Transactions will add their own states (a transactional id, partitions in a transaction,
-epoch bumps through the coordinator) on top of the same per-partition bookkeeping.
+
+A transactional producer's epochs are its coordinator's, never bumped here
+(``Sequencer(transactional=True)``): where an idempotent producer would resequence, the
+batch fails instead and with it the transaction (Java makes the error abortable), and a new
+epoch from the coordinator restarts every partition at sequence 0 (``reset``). A batch of an
+epoch that ended (still on the wire when its transaction was aborted) fails when answered.
 """
 
 from __future__ import annotations
@@ -132,11 +136,15 @@ class _Partition:
 
 
 class Sequencer:
-    """The sequence state of one idempotent producer, per ``(topic, partition)``."""
+    """The sequence state of one idempotent producer, per ``(topic, partition)``.
 
-    def __init__(self) -> None:
+    ``transactional``: the epochs are a transaction coordinator's (see the module docstring).
+    """
+
+    def __init__(self, *, transactional: bool = False) -> None:
         self.producer_id = -1
         self.epoch = -1
+        self.transactional = transactional
         self._partitions: dict[tuple[str, int], _Partition] = {}
 
     @property
@@ -151,6 +159,17 @@ class Sequencer:
         """
         self.producer_id = producer_id
         self.epoch = epoch
+
+    def reset(self, producer_id: int, epoch: int) -> None:
+        """Take a new producer id and epoch from the transaction coordinator: every
+        partition starts again at sequence 0 (Java's ``resetSequenceNumbers``), and batches
+        still unfinished belong to the ended epoch (they fail when answered)."""
+        self.set_producer(producer_id, epoch)
+        self._partitions.clear()
+
+    def pending(self) -> bool:
+        """Whether any partition has a batch sent and not finished (ghosts included)."""
+        return any(part.batches for part in self._partitions.values())
 
     def unfinished(self, topic: str, partition: int) -> list[Batch]:
         """The partition's batches sent and not finished, in sequence order (a copy)."""
@@ -192,7 +211,13 @@ class Sequencer:
         part = self._partitions.get((topic, partition))
         if part is None:
             part = self._partitions[(topic, partition)] = _Partition()
-        if part.batches and all(b.ghost for b in part.batches) and batch.sequence < 0:
+        if (
+            part.batches
+            and all(b.ghost for b in part.batches)
+            and batch.sequence < 0
+            # A transaction fails with its ghost; its coordinator's next epoch settles them.
+            and not self.transactional
+        ):
             part.resequence = True  # only ghosts left: a new epoch settles their fate
         if part.resequence and (
             any(b.outstanding for b in part.batches) or not self._resequence(part)
@@ -231,8 +256,10 @@ class Sequencer:
 
     def answered(self, topic: str, partition: int, batch: Batch, code: int) -> Verdict:
         """The broker answered the batch's request with error ``code`` (0: written)."""
-        part = self._partitions[(topic, partition)]
+        part = self._partitions.get((topic, partition))
         batch.outstanding = False
+        if part is None or batch not in part.batches:
+            return Verdict.FAIL  # of an epoch that ended: its transaction is over
         if code in (0, DUPLICATE_SEQUENCE):
             # Written; so was every ghost before it (the broker takes sequences in order).
             index = part.batches.index(batch)
@@ -240,13 +267,16 @@ class Sequencer:
             return Verdict.DONE
         if code in _REFUSED_UNDER_EPOCH:
             if self._first(part, batch):
+                if self.transactional:  # the coordinator's epoch: the transaction fails
+                    part.batches.remove(batch)
+                    return Verdict.FAIL
                 part.resequence = True
             batch.retry = True
             return Verdict.RETRY
         if code in RETRIABLE:
             batch.retry = True
             return Verdict.RETRY
-        if self._first(part, batch):
+        if self._first(part, batch) and not self.transactional:
             part.resequence = True  # the batches after it cannot be written under this epoch
         part.batches.remove(batch)
         return Verdict.FAIL
@@ -263,8 +293,8 @@ class Sequencer:
         """The batch's caller gave up. Harmless before the batch was first sent."""
         if batch.sequence == _NO_SEQUENCE:
             return
-        part = self._partitions[(topic, partition)]
-        if batch in part.batches:
+        part = self._partitions.get((topic, partition))
+        if part is not None and batch in part.batches:
             batch.ghost = True
             batch.outstanding = batch.retry = False
 
@@ -273,13 +303,15 @@ class Sequencer:
 
         They keep its producer state and sequence range, so later batches keep theirs.
         """
-        part = self._partitions[(topic, partition)]
+        part = self._partitions.get((topic, partition))
         first, second = Batch(head), Batch(batch.count - head)
+        batch.outstanding = False
+        if part is None or batch not in part.batches:
+            return first, second  # of an epoch that ended, with it its transaction
         starts = (batch.sequence, next_sequence(batch.sequence, head))
         for half, sequence in zip((first, second), starts, strict=True):
             half.producer_id, half.epoch, half.sequence = batch.producer_id, batch.epoch, sequence
             half.retry = True
         index = part.batches.index(batch)
         part.batches[index : index + 1] = [first, second]
-        batch.outstanding = False
         return first, second
