@@ -252,6 +252,9 @@ class LocalKafka(KafkaBroker):
             "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
+            # The transaction coordinator looks for transactions open past their timeout
+            # every second (default 10 s), so a test of that abort takes seconds.
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",
             # Two shared cores: fewer threads than the defaults (3 network, 8 I/O, 10 background).
             "num.network.threads": "2",
             "num.io.threads": "2",

@@ -8,6 +8,8 @@ Modules, each one concern:
 - ``_pool``: fetch connections, one per concurrent fetch, a few kept idle per broker.
 - ``_sender``: Produce requests with one deadline per call, batches built by aiokafka's
   compiled builder; ``_sequences``: the idempotent producer's sequence bookkeeping.
+- ``_transactional``: the transactional producer, driving ``_transactions`` (its state
+  machine, no I/O); ``_protocol``: the flexible request versions aiokafka lacks.
 - ``_errors``: aiokafka's errors and Kafka's error codes mapped to aiomq's, in one place.
 
 The Go counterpart is sarama's ``Client`` with its ``Broker`` connections.

@@ -39,8 +39,17 @@ from ._errors import (
     map_errors,
     raise_for_code,
 )
+from ._protocol import api_versions_request, finalized_features
 
-__all__ = ["COORDINATION", "NO_LEADER", "Cluster", "Retry", "connection_settings"]
+__all__ = [
+    "COORDINATION",
+    "GROUP",
+    "NO_LEADER",
+    "TRANSACTION",
+    "Cluster",
+    "Retry",
+    "connection_settings",
+]
 
 log = logging.getLogger("aiomq")
 
@@ -61,7 +70,12 @@ _BROKER_SETTINGS = (
     "offset.metadata.max.bytes",
 )
 _BROKER_RESOURCE = 4  # DescribeConfigs resource type of a broker
-_GROUP_KEY = 0  # FindCoordinator key type of a consumer group
+
+GROUP = 0
+"""FindCoordinator's key type of a consumer group."""
+
+TRANSACTION = 1
+"""FindCoordinator's key type of a transactional id."""
 
 
 class Retry(Exception):
@@ -119,7 +133,7 @@ class Cluster:
         self.brokers: dict[int, tuple[str, int]] = {}
         # A leader of NO_LEADER: the partition had none when last asked; leader() asks again.
         self.leaders: dict[str, list[int]] = {}
-        self.coordinators: dict[str, int] = {}
+        self.coordinators: dict[tuple[int, str], int] = {}  # by (key type, key)
         self._settings: dict[str, str] | None = None  # of one broker, see broker_settings()
         self._booting: asyncio.Task[None] | None = None
         self._booted = False
@@ -583,17 +597,29 @@ class Cluster:
             raise Retry(f"{topic}[{partition}] has no leader")
         return leader
 
+    async def check_partitions(self, topic: str, partitions: Iterable[int]) -> None:
+        """``UnknownTopic`` unless ``topic`` has every one of ``partitions`` (asked fresh
+        when the cached leaders do not list them all)."""
+        wanted = max(partitions, default=-1)
+        leaders = self.leaders.get(topic)
+        if leaders is None or wanted >= len(leaders):
+            leaders = await self.topic_leaders(topic)
+        if wanted >= len(leaders):
+            raise UnknownTopic(f"topic {topic!r} has no partition {wanted}")
+
     def forget_leader(self, topic: str) -> None:
         """Drop the cached leaders of ``topic``: the next request looks them up again."""
         self.leaders.pop(topic, None)
 
     # -- coordinators and settings -------------------------------------------------------
 
-    async def coordinator(self, group: str, deadline: float) -> int:
-        """The group's coordinator (cached). Raises ``Retry`` while there is none."""
-        node = self.coordinators.get(group)
+    async def coordinator(self, group: str, deadline: float, *, kind: int = GROUP) -> int:
+        """The coordinator of ``group`` (cached), or of a transactional id with ``kind``
+        ``TRANSACTION``. Raises ``Retry`` while there is none."""
+        node = self.coordinators.get((kind, group))
         if node is not None:
             return node
+        what = "group" if kind == GROUP else "transactional id"
         await self.ready()
         nodes = list(self.brokers)
         if not nodes:
@@ -602,23 +628,42 @@ class Cluster:
         try:
             response = await self.send(
                 asked,
-                FindCoordinatorRequest(group, _GROUP_KEY),
+                FindCoordinatorRequest(group, kind),
                 deadline=deadline,
-                context=f"find coordinator of group {group!r}",
+                context=f"find coordinator of {what} {group!r}",
             )
         except BrokerUnavailable as exc:
             raise Retry(str(exc)) from None
         if response.error_code in RETRY_COORDINATOR:
-            raise Retry(f"group {group!r} has no coordinator yet (error {response.error_code})")
-        raise_for_code(response.error_code, f"find coordinator of group {group!r}")
+            raise Retry(f"{what} {group!r} has no coordinator yet (error {response.error_code})")
+        raise_for_code(response.error_code, f"find coordinator of {what} {group!r}")
         node = int(response.coordinator_id)
         self.brokers.setdefault(node, (response.host, response.port))
-        self.coordinators[group] = node
+        self.coordinators[(kind, group)] = node
         return node
 
-    def forget_coordinator(self, group: str) -> None:
-        """Drop the cached coordinator of ``group``."""
-        self.coordinators.pop(group, None)
+    def forget_coordinator(self, group: str, *, kind: int = GROUP) -> None:
+        """Drop the cached coordinator of ``group`` (of a transactional id: ``kind``)."""
+        self.coordinators.pop((kind, group), None)
+
+    async def features(self, deadline: float) -> dict[str, int]:
+        """The cluster's finalized feature levels, asked now (ApiVersions v3, whose answer
+        alone carries them): ``{"transaction.version": 2, ...}``. Raises ``Retry`` when the
+        broker asked does not answer."""
+        await self.ready()
+        node = self.any_broker()
+        try:
+            response = await self.send(
+                node,
+                api_versions_request(),
+                deadline=deadline,
+                context=f"api versions of broker {node}",
+                group=COORDINATION,
+            )
+        except BrokerUnavailable as exc:
+            raise Retry(str(exc)) from None
+        raise_for_code(response.error_code, f"api versions of broker {node}")
+        return finalized_features(response)
 
     async def broker_settings(self, deadline: float | None = None) -> dict[str, str]:
         """The broker settings auto-creation and replication depend on, read once.

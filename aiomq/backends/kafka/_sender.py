@@ -17,9 +17,11 @@ in flight per broker; and its background tasks outlive a cancelled close.
 
 Idempotence (``producer.idempotent``): InitProducerId once, then ``Sequencer`` decides, for
 each attempt, whether the batch may go and with which sequence, and what each answer means;
-this module only does the I/O it asks for. Transactions will add a transactional id to the
-requests, partitions added to the transaction and EndTxn, over the same sender.
-The Go counterpart is sarama's ``produceSet`` and ``brokerProducer``.
+this module only does the I/O it asks for. A transactional producer has a sender of its
+own (``transactional_id``): its requests carry the id, at the Produce versions its
+transaction protocol needs (v12 adds the partition to the transaction under TV2), its
+epochs come from the coordinator, and a ``check`` before every attempt stops a batch whose
+transaction ended. The Go counterpart is sarama's ``produceSet`` and ``brokerProducer``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import bisect
 import dataclasses
 import struct
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import codec
@@ -46,8 +48,15 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 
 from ...config import Acks, Compression, Config
-from ...errors import BrokerUnavailable, ConfigError
-from ..base import ProduceRecord, ProduceResult, check_record_sizes
+from ...errors import BrokerUnavailable, ConfigError, UnknownTopic
+from ..base import (
+    ProduceRecord,
+    ProduceResult,
+    check_partition,
+    check_record_sizes,
+    check_records,
+    check_topic,
+)
 from ._cluster import COORDINATION, Cluster, Retry
 from ._errors import (
     MESSAGE_TOO_LARGE,
@@ -58,6 +67,7 @@ from ._errors import (
     map_errors,
     raise_for_code,
 )
+from ._protocol import PRODUCE_FLEXIBLE, TAGS
 from ._sequences import Batch, Send, Sequencer, Verdict
 
 __all__ = ["Sender", "rewrite_producer_state"]
@@ -92,10 +102,14 @@ def rewrite_producer_state(raw: bytes | bytearray, state: Send) -> bytearray:
     return out
 
 
-class _Produce(ProduceRequest):  # type: ignore[misc]
-    """aiokafka's ProduceRequest, up to v8; Kafka 4 refuses v0-v2 (KIP-896)."""
+PLAIN_VERSIONS = range(3, 9)
+"""Produce versions of a producer outside transactions: aiokafka's v3-v8 (Kafka 4 refuses
+v0-v2, KIP-896)."""
 
-    _VERSIONS = (
+
+_AIOKAFKA_PRODUCE = {
+    version.API_VERSION: version
+    for version in (
         ProduceRequest_v3,
         ProduceRequest_v4,
         ProduceRequest_v5,
@@ -103,13 +117,45 @@ class _Produce(ProduceRequest):  # type: ignore[misc]
         ProduceRequest_v7,
         ProduceRequest_v8,
     )
+}
+
+
+class _Produce(ProduceRequest):  # type: ignore[misc]
+    """A ProduceRequest at the highest of ``versions`` the broker speaks: aiokafka's structs
+    up to v8, ours (flexible) from v9. A ProduceRequest, so acks=0 awaits no answer."""
+
+    def __init__(
+        self,
+        transactional_id: str | None,
+        acks: int,
+        timeout_ms: int,
+        topic: str,
+        partition: int,
+        raw: bytes | bytearray,
+        versions: Sequence[int] = PLAIN_VERSIONS,
+    ) -> None:
+        super().__init__(transactional_id, acks, timeout_ms, [(topic, [(partition, raw)])])
+        self._versions = versions
+        self._one = (topic, partition, raw)
 
     def prepare(self, versions: dict[int, tuple[int, int]]) -> Any:
         low, high = versions.get(self.API_KEY, (3, 8))
-        for struct_class in reversed(self._VERSIONS):
-            if low <= struct_class.API_VERSION <= high:
-                return self.build(struct_class)
-        raise BrokerUnavailable(f"the broker speaks Produce v{low}-v{high}; aiomq needs v3-v8")
+        for version in reversed(self._versions):
+            if low <= version <= high:
+                if version < 9:
+                    return self.build(_AIOKAFKA_PRODUCE[version])
+                topic, partition, raw = self._one
+                return PRODUCE_FLEXIBLE[version](
+                    self._transactional_id,
+                    self._required_acks,
+                    self._timeout,
+                    [(topic, [(partition, raw, TAGS)], TAGS)],
+                    TAGS,
+                )
+        raise BrokerUnavailable(
+            f"the broker speaks Produce v{low}-v{high}; "
+            f"aiomq needs v{self._versions[0]}-v{self._versions[-1]}"
+        )
 
 
 class _Job:
@@ -155,12 +201,24 @@ class _Waiter:
 
 
 class Sender:
-    """Sends record batches for one Kafka backend; see the module docstring."""
+    """Sends record batches for one Kafka backend, or for one transactional producer
+    (``transactional_id``: acknowledged by all replicas, idempotent, and ``refused`` maps the
+    code of a batch refused for good to the error raised); see the module docstring."""
 
-    def __init__(self, cluster: Cluster, config: Config) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        config: Config,
+        *,
+        transactional_id: str | None = None,
+        refused: Callable[[int, str, str | None], Exception] = error_for_code,
+    ) -> None:
         settings = config.producer
         self._cluster = cluster
-        self._acks = int(settings.required_acks)
+        self._transactional_id = transactional_id
+        self._refused = refused
+        acks = Acks.ALL if transactional_id is not None else settings.required_acks
+        self._acks = int(acks)
         self._timeout = settings.timeout
         self._max_bytes = settings.max_message_bytes
         codec_id, available = _CODECS[settings.compression]
@@ -170,7 +228,13 @@ class Sender:
                 f"{settings.compression.value} needs the cramjam package (pip install cramjam)",
             )
         self._codec = codec_id
-        self._sequencer = Sequencer() if settings.idempotent else None
+        self._transactional = int(transactional_id is not None)  # the batches' attribute bit
+        self.versions: Sequence[int] = PLAIN_VERSIONS
+        """The Produce versions to choose from (a transaction sets them per protocol)."""
+        if transactional_id is not None:
+            self._sequencer: Sequencer | None = Sequencer(transactional=True)
+        else:
+            self._sequencer = Sequencer() if settings.idempotent else None
         # Batches waiting for their turn, per partition, in the order they may go.
         self._waiting: dict[tuple[str, int], list[_Waiter]] = {}
         self._arrivals = 0
@@ -187,7 +251,47 @@ class Sender:
         return self._cluster.deadline(self._timeout)
 
     def _builder(self) -> DefaultRecordBatchBuilder:
-        return DefaultRecordBatchBuilder(_MAGIC, self._codec, 0, -1, -1, -1, self._max_bytes)
+        return DefaultRecordBatchBuilder(
+            _MAGIC, self._codec, self._transactional, -1, -1, -1, self._max_bytes
+        )
+
+    async def send(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[ProduceRecord],
+        *,
+        allow_create: bool,
+        before: Callable[[float], Awaitable[None]] | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> ProduceResult:
+        """A whole produce call (``Backend.produce``), within ``producer.timeout``.
+
+        Checks the arguments (``ConfigError``, ``MessageTooLarge``), looks the partition up
+        (``UnknownTopic``; the topic is auto-created when ``allow_create`` and the broker
+        agree), then awaits ``before(deadline)`` (a transaction adds the partition to itself)
+        and sends. Nothing is sent, and ``before`` is not called, when any of the first
+        steps fails or the batch is empty. ``check`` as in ``produce``.
+        """
+        check_topic(topic)
+        check_partition(partition)
+        check_records(records)
+        batches = self.batches(records) if records else []  # the size check too
+        cluster = self._cluster
+        deadline = self.deadline()
+        leaders = cluster.leaders.get(topic)
+        if leaders is None or partition >= len(leaders):
+            leaders = await cluster.topic_leaders(
+                topic, allow_create=allow_create, deadline=deadline
+            )
+        if partition >= len(leaders):
+            raise UnknownTopic(f"topic {topic!r} has no partition {partition}")
+        if not records:
+            await cluster.pause(0)  # a scheduling point, as a network call would be
+            return ProduceResult(range(0), [])
+        if before is not None:
+            await before(deadline)
+        return await self.produce(topic, partition, batches, deadline, check)
 
     def batches(self, records: Sequence[ProduceRecord]) -> list[_Job]:
         """The records (checked, not empty) as batches for ``produce``; no I/O.
@@ -234,15 +338,22 @@ class Sender:
         return _Job(records, builder, stamps, batch)
 
     async def produce(
-        self, topic: str, partition: int, batches: list[_Job], deadline: float
+        self,
+        topic: str,
+        partition: int,
+        batches: list[_Job],
+        deadline: float,
+        check: Callable[[], None] | None = None,
     ) -> ProduceResult:
         """Append ``batches`` (from ``batches()``) to the partition by ``deadline``.
 
         The batches of one call go in order, each after the one before is acknowledged.
+        ``check`` runs before every attempt and right before a batch is written: what it
+        raises ends the call (a transaction that ended).
         """
         done: list[_Job] = []
         for job in batches:
-            await self._deliver(topic, partition, job, deadline, done)
+            await self._deliver(topic, partition, job, deadline, done, check)
         stamps: list[int] = []
         if self._acks == int(Acks.NONE):  # the broker does not say where records went
             for job in done:
@@ -258,7 +369,13 @@ class Sender:
         return ProduceResult(offsets, stamps)
 
     async def _deliver(
-        self, topic: str, partition: int, job: _Job, deadline: float, done: list[_Job]
+        self,
+        topic: str,
+        partition: int,
+        job: _Job,
+        deadline: float,
+        done: list[_Job],
+        check: Callable[[], None] | None,
     ) -> None:
         """Send one batch until the broker has it, retrying until ``deadline``.
 
@@ -271,6 +388,8 @@ class Sender:
         halves: list[_Job] = []
 
         async def attempt(deadline: float) -> None:
+            if check is not None:
+                check()
             try:
                 leader = await cluster.leader(topic, partition, deadline)
                 conn = await cluster.connection(leader, deadline)
@@ -278,10 +397,23 @@ class Sender:
                 cluster.forget_leader(topic)  # the leader died or moved: ask again
                 raise Retry(str(exc)) from None
             state = await self._turn(topic, partition, job, deadline)
+            if check is not None:
+                try:
+                    check()
+                except BaseException:
+                    if sequencer is not None and job.batch is not None:
+                        sequencer.lost(topic, partition, job.batch)  # let out, never sent
+                    raise
             timeout_ms = max(1, min(_INT32_MAX, int((deadline - cluster.deadline(0)) * 1000)))
             # Written to the socket before any await: requests leave in sequence order.
             request = _Produce(
-                None, self._acks, timeout_ms, [(topic, [(partition, job.wire(state))])]
+                self._transactional_id,
+                self._acks,
+                timeout_ms,
+                topic,
+                partition,
+                job.wire(state),
+                self.versions,
             )
             at = f"broker {leader}"  # retrying() says what failed; this says where
             try:
@@ -300,7 +432,7 @@ class Sender:
                 raise Retry(str(exc)) from None
             if self._acks == int(Acks.NONE):
                 return
-            ((_, parts),) = response.topics
+            ((_, parts, *_),) = response.topics
             _, code, offset, log_append_time, *rest = parts[0]
             if code in _TOO_LARGE and len(job.records) > 1:
                 halves.extend(self._split(topic, partition, job))
@@ -321,7 +453,7 @@ class Sender:
                     cluster.forget_leader(topic)
                 raise Retry(str(error_for_code(code, at)))
             message = rest[2] if len(rest) > 2 else None
-            raise_for_code(code, f"{context} at {at}", message)
+            raise self._refused(code, f"{context} at {at}", message)
 
         try:
             await cluster.retrying(context, attempt, deadline)
@@ -334,7 +466,7 @@ class Sender:
             done.append(job)
             return
         for half in halves:
-            await self._deliver(topic, partition, half, deadline, done)
+            await self._deliver(topic, partition, half, deadline, done, check)
 
     def _split(self, topic: str, partition: int, job: _Job) -> list[_Job]:
         """Two jobs for the two halves of ``job``'s records (same sequences, if any)."""
@@ -360,6 +492,8 @@ class Sender:
             return None
         while True:
             if sequencer.needs_producer_id:
+                # A transactional producer's id is its coordinator's: never asked for here.
+                assert self._transactional_id is None, "a transaction without a producer id"
                 await self._producer_id(deadline)
                 continue
             state = sequencer.next_send(topic, partition, batch)

@@ -15,7 +15,9 @@ set and background tasks of their own, which a cancelled close left running.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,14 +41,16 @@ from ..base import (
     TopicPartition,
     check_commit,
     check_fetch_arguments,
+    check_flag,
     check_group,
     check_offset,
     check_offset_specs,
     check_partition,
-    check_records,
     check_topic,
     check_topic_arguments,
     check_topic_partitions,
+    check_transaction_timeout,
+    check_transactional_id,
 )
 from ._cluster import COORDINATION, Cluster, Retry
 from ._errors import (
@@ -59,10 +63,14 @@ from ._errors import (
 )
 from ._pool import FetchPool
 from ._sender import Sender
+from ._transactional import KafkaTransactionalProducer
 
 __all__ = ["KafkaBackend"]
 
 _READ_UNCOMMITTED = 0
+_READ_COMMITTED = 1
+_CONTROL_TYPE = struct.Struct(">hh")  # a control record's key: version, type
+_ABORT_MARKER = 0
 _NOT_CONTROLLER = 41
 _UNKNOWN_CONFIG = re.compile(r"[Uu]nknown topic config name: (\S+)")
 
@@ -94,9 +102,10 @@ class KafkaBackend:
     Connects on ``open()`` (or on first use). ``auto_create_topics`` is the client's side of
     auto-creation (Java's ``allow.auto.create.topics``): metadata requests ask the broker to
     create a missing topic only when it is on, and the broker's ``auto.create.topics.enable``
-    decides. Reads are ``read_uncommitted``. A produce waits for ``producer.required_acks``
-    and takes ``producer.timeout`` at most, retries included; a fetch its wait plus
-    ``net.request_timeout``; everything else ``net.request_timeout``.
+    decides. A produce waits for ``producer.required_acks`` and takes ``producer.timeout``
+    at most, retries included; a fetch its wait plus ``net.request_timeout``; everything
+    else ``net.request_timeout``. Transactional producers (``transactional_producer``) share
+    the backend's connections; closing the backend closes them.
 
     The Go counterpart is a sarama ``Client`` (its ``Config.Net`` carries SASL and TLS the
     same way). A leader or coordinator that stops answering, or answers "not the leader", is
@@ -115,14 +124,21 @@ class KafkaBackend:
         self._cluster = Cluster(hosts, config, url=url)
         self._pool = FetchPool(self._cluster)
         self._sender = Sender(self._cluster, config)
+        self._config = config
         self._url = url
         self._auto_create = auto_create_topics
         self._request_timeout = config.net.request_timeout
+        self._producers: set[KafkaTransactionalProducer] = set()
 
     @property
     def url(self) -> str:
         """The URL the backend was opened from."""
         return self._url
+
+    @property
+    def auto_create_topics(self) -> bool:
+        """Whether a produce may have a missing topic created (see the class docstring)."""
+        return self._auto_create
 
     def __repr__(self) -> str:
         closed = " closed" if self._cluster.closed else ""
@@ -142,11 +158,25 @@ class KafkaBackend:
     async def aclose(self) -> None:
         """Close every connection; calls in flight end with ``ClosedError``. Idempotent.
 
-        Finishes when cancelled (the cancellation is raised once everything is closed),
-        and a later call completes whatever was still closing.
+        Transactional producers close first, aborting the transactions they have open
+        (each bounded, see ``KafkaTransactionalProducer.aclose``). Finishes when cancelled
+        (the cancellation is raised once everything is closed), and a later call completes
+        whatever was still closing.
         """
+        cancelled: asyncio.CancelledError | None = None
+        closing = [asyncio.ensure_future(p.aclose()) for p in list(self._producers)]
+        while closing:
+            try:
+                await asyncio.wait(closing)
+            except asyncio.CancelledError as exc:
+                cancelled = exc  # each close is bounded: finish them, then propagate
+            closing = [task for task in closing if not task.done()]
         self._pool.clear()
-        await self._cluster.aclose()
+        try:
+            await self._cluster.aclose()
+        finally:
+            if cancelled is not None:
+                raise cancelled
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -174,23 +204,7 @@ class KafkaBackend:
         record. An empty batch appends nothing, but the topic and partition are checked
         (and the topic auto-created) all the same.
         """
-        check_topic(topic)
-        check_partition(partition)
-        check_records(records)
-        batches = self._sender.batches(records) if records else []  # the size check too
-        cluster = self._cluster
-        deadline = self._sender.deadline()
-        leaders = cluster.leaders.get(topic)
-        if leaders is None or partition >= len(leaders):
-            leaders = await cluster.topic_leaders(
-                topic, allow_create=self._auto_create, deadline=deadline
-            )
-        if partition >= len(leaders):
-            raise UnknownTopic(f"topic {topic!r} has no partition {partition}")
-        if not records:
-            await cluster.pause(0)  # a scheduling point, as a network call would be
-            return ProduceResult(range(0), [])
-        return await self._sender.produce(topic, partition, batches, deadline)
+        return await self._sender.send(topic, partition, records, allow_create=self._auto_create)
 
     async def fetch(
         self,
@@ -202,24 +216,29 @@ class KafkaBackend:
         min_bytes: int = 1,
         max_bytes: int = 1 << 20,
         max_records: int | None = None,
+        read_committed: bool = False,
     ) -> FetchResult:
         """One Fetch request to the partition's leader (``Backend.fetch``).
 
         ``max_wait`` is capped below ``net.request_timeout`` (by a second, or by half of a
         timeout under two seconds), so the broker always answers before the request would
         time out. A leader that stops answering is looked up again and the fetch retried,
-        for ``max_wait`` plus ``net.request_timeout`` at most.
+        for ``max_wait`` plus ``net.request_timeout`` at most. ``read_committed`` asks for
+        Kafka's isolation level 1: the broker answers up to the last stable offset, with the
+        aborted transactions in that range, whose records are left out as Java's consumer
+        does (``_decode_committed``).
         """
         check_topic(topic)
         check_partition(partition)
         check_offset(offset, minimum=-INT64_MAX - 1)  # a negative one is out of range
         check_fetch_arguments(max_wait, min_bytes, max_bytes, max_records)
+        check_flag("read_committed", read_committed)
         wait_ms = _fetch_wait_ms(max_wait, self._request_timeout)
         request = FetchRequest(
             wait_ms,
             min_bytes,
             max_bytes,
-            _READ_UNCOMMITTED,
+            _READ_COMMITTED if read_committed else _READ_UNCOMMITTED,
             [(topic, [(partition, offset, max_bytes)])],
         )
         cluster = self._cluster
@@ -243,8 +262,17 @@ class KafkaBackend:
                     await cluster.topic_leaders(topic, deadline=deadline)
                 raise Retry(f"{context}: error {error}")
             raise_for_code(error, f"{context} at offset {offset}")
-            log_start = rest[1] if response.API_VERSION >= 5 else -1
-            return _decode(rest[-1], offset, high_watermark, log_start, max_records)
+            # v4+: last_stable_offset, [log_start_offset (v5+)], aborted_transactions,
+            # [preferred_read_replica (v11+)], records. Kafka 4 answers v4 at least.
+            version = response.API_VERSION
+            stable = rest[0]
+            log_start = rest[1] if version >= 5 else -1
+            if read_committed:
+                aborted = rest[-3] if version >= 11 else rest[-2]
+                return _decode_committed(
+                    rest[-1], offset, high_watermark, log_start, max_records, stable, aborted
+                )
+            return _decode(rest[-1], offset, high_watermark, log_start, max_records, stable)
 
         deadline = cluster.deadline(wait_ms / 1000 + self._request_timeout)
         return await cluster.retrying(context, attempt, deadline)
@@ -503,6 +531,36 @@ class KafkaBackend:
 
         return await cluster.retrying(f"offsets of group {group!r}", attempt)
 
+    # -- transactions --------------------------------------------------------------------
+
+    async def transactional_producer(
+        self, transactional_id: str, *, transaction_timeout: float
+    ) -> KafkaTransactionalProducer:
+        """Open a transactional producer (``Backend.transactional_producer``).
+
+        FindCoordinator and InitProducerId with the transactional id: the coordinator fences
+        the id's older producer and aborts the transaction it left open (answering
+        CONCURRENT_TRANSACTIONS until it has, retried for ``net.request_timeout``). The
+        transaction protocol is TV2 when the cluster's finalized ``transaction.version`` is
+        2 or more, else TV1, as the Java producer chooses. ``ConfigError`` for a bad id or
+        timeout, and for a timeout over the broker's ``transaction.max.timeout.ms``.
+        """
+        check_transactional_id(transactional_id)
+        timeout = check_transaction_timeout(transaction_timeout)
+        self._cluster.check_open()
+        producer = KafkaTransactionalProducer(
+            self, self._cluster, self._config, transactional_id, timeout
+        )
+        await producer.open()
+        if self._cluster.closed:
+            raise self._cluster.closed_error()
+        self._producers.add(producer)
+        return producer
+
+    def forget_producer(self, producer: KafkaTransactionalProducer) -> None:
+        """``producer`` closed: the backend's close no longer waits for it."""
+        self._producers.discard(producer)
+
 
 def _decode(
     data: bytes | None,
@@ -510,6 +568,7 @@ def _decode(
     high_watermark: int,
     log_start: int,
     max_records: int | None,
+    stable: int,
 ) -> FetchResult:
     """Records at or after ``offset`` from a Fetch answer's record batches.
 
@@ -545,6 +604,78 @@ def _decode(
                     )
                 )
                 if len(records) == limit:
-                    return FetchResult(records, at + 1, high_watermark, log_start)
+                    return FetchResult(records, at + 1, high_watermark, log_start, stable)
             next_offset = batch.next_offset
-    return FetchResult(records, next_offset, high_watermark, log_start)
+    return FetchResult(records, next_offset, high_watermark, log_start, stable)
+
+
+def _decode_committed(
+    data: bytes | None,
+    offset: int,
+    high_watermark: int,
+    log_start: int,
+    max_records: int | None,
+    stable: int,
+    aborted: list[tuple[int, int]] | None,
+) -> FetchResult:
+    """``_decode`` for a ``read_committed`` answer: the records of aborted transactions left
+    out, as Java's consumer does (``CompletedFetch.nextFetchedRecord``).
+
+    ``aborted`` lists ``(producer id, first offset)`` of the transactions aborted in the
+    range read. Before each batch of a producer, the aborted transactions that started at
+    or before the batch's last offset mark their producer aborted; a transactional batch of
+    an aborted producer is skipped whole; that producer's abort marker unmarks it (its next
+    transaction may commit). Markers, like every control batch, are skipped.
+    """
+    records: list[Record] = []
+    next_offset = offset
+    if data:
+        keep = records.append
+        pending = [(first, producer) for producer, first in aborted or ()]
+        heapq.heapify(pending)
+        aborted_producers: set[int] = set()
+        batches = MemoryRecords(data)
+        limit = max_records if max_records is not None else -1
+        while batches.has_next():
+            batch = batches.next_batch()
+            if batch is None:  # a partial batch at the end of the answer
+                break
+            producer = batch.producer_id
+            if producer >= 0:
+                last = batch.next_offset - 1
+                while pending and pending[0][0] <= last:
+                    aborted_producers.add(heapq.heappop(pending)[1])
+                if batch.is_control_batch:
+                    if producer in aborted_producers and _is_abort_marker(batch):
+                        aborted_producers.discard(producer)
+                elif batch.is_transactional and producer in aborted_producers:
+                    next_offset = batch.next_offset
+                    continue
+            if batch.is_control_batch:
+                next_offset = batch.next_offset
+                continue
+            for record in batch:
+                at = record.offset
+                if at < offset:
+                    continue
+                headers = record.headers
+                keep(
+                    (
+                        at,
+                        record.timestamp,
+                        record.key,
+                        record.value,
+                        tuple(headers) if headers else (),
+                    )
+                )
+                if len(records) == limit:
+                    return FetchResult(records, at + 1, high_watermark, log_start, stable)
+            next_offset = batch.next_offset
+    return FetchResult(records, next_offset, high_watermark, log_start, stable)
+
+
+def _is_abort_marker(batch: Any) -> bool:
+    for record in batch:
+        key = record.key
+        return key is not None and _CONTROL_TYPE.unpack_from(key)[1] == _ABORT_MARKER
+    return False
