@@ -536,6 +536,34 @@ class TestProtocols:
         got = await read_all(client, topic, 0, 4, read_committed=True)
         assert [r[VALUE] for r in got] == [b"v1"]
 
+    async def test_a_produce_cancelled_on_the_wire_fails_the_transaction(
+        self, tv_client: Client, topic: str
+    ) -> None:
+        # Its records may or may not have been written: the transaction cannot commit.
+        client = tv_client
+        await create(client, topic)
+        producer = await open_producer(client, new_id())
+        try:
+            await producer.begin()
+            await producer.produce(topic, 0, values(1))  # leaders known, partition added
+            producing = asyncio.ensure_future(producer.produce(topic, 0, values(1, 1)))
+            await asyncio.sleep(0)  # its request is on the wire
+            producing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await producing
+            with pytest.raises(TransactionError, match=r"abort\(\)"):
+                await producer.commit()
+            await producer.abort()
+            with anyio.fail_after(10):  # no partition left waiting for the lost batch
+                await producer.begin()
+                await producer.produce(topic, 0, values(1, 2))
+                await producer.commit()
+        finally:
+            await producer.aclose()
+        end = await end_offset(client, topic)
+        got = await read_all(client, topic, 0, end, read_committed=True)
+        assert [r[VALUE] for r in got] == [b"v2"]
+
 
 # -- closing -------------------------------------------------------------------------------
 

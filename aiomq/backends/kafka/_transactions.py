@@ -31,7 +31,9 @@ abort of the old epoch (the coordinator accepts it as a retry after its own abor
 answers with the epoch to go on with), under TV1 an InitProducerId with the producer's id
 and epoch (KIP-360: accepted unless another producer has the id). PRODUCER_FENCED to it
 means fenced; success means timed out, and the transaction is already aborted on the broker
-(``abort()`` then has nothing to send).
+(``abort()`` then has nothing to send). A coordinator below TV2 forgets the epoch it
+replaced when it aborts for the timeout: there a producer whose transaction timed out is
+refused as fenced (``ProducerFenced``), as Java's is.
 """
 
 from __future__ import annotations
