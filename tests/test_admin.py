@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
@@ -12,7 +13,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from aiomq.admin import Admin, PartitionInfo, TopicExists, TopicInfo
 from aiomq.client import Client, connect
-from aiomq.errors import AiomqError, ClosedError, UnknownTopic
+from aiomq.config import Config, Offset
+from aiomq.errors import AiomqError, ClosedError, GroupNotEmpty, UnknownTopic
 from tests.backends.common import BACKENDS, backend_urls
 
 pytestmark = pytest.mark.asyncio
@@ -117,3 +119,53 @@ class TestTopics:
         async with client.admin() as admin:
             with pytest.raises(ValueError, match=r"retention\.bytes|InvalidConfiguration"):
                 await admin.create_topic(topic, config={"retention.bytes": "lots"})
+
+
+class TestGroups:
+    async def test_describe_list_reset_and_delete_a_group(
+        self, backend_url: str, topic: str
+    ) -> None:
+        topic_name = topic
+        config = Config()
+        config.group.heartbeat_interval = 0.2
+        config.consumer.offsets.initial = Offset.OLDEST
+        group_id = f"g-{topic_name}"
+        async with connect(backend_url, config) as client, client.admin() as admin:
+            await admin.create_topic(topic_name, 2)
+            async with client.sync_producer() as producer:
+                for i in range(10):
+                    await producer.send(topic_name, b"%d" % i, partition=i % 2)
+            async with client.group(group_id, [topic_name]) as group:
+                taken = 0
+                with anyio.fail_after(30):
+                    async for message in group:
+                        group.mark_offset(message)
+                        taken += 1
+                        if taken == 6:
+                            break
+                await group.commit()
+                info = await admin.describe_group(group_id)
+                assert info.state == "Stable"
+                [member] = info.members
+                assert member.assignment == {(topic_name, 0), (topic_name, 1)}
+                with pytest.raises(GroupNotEmpty):
+                    await admin.reset_offsets(group_id, topic_name, Offset.OLDEST)
+                with pytest.raises(GroupNotEmpty):
+                    await admin.delete_group(group_id)
+            # Left the group: what it marked was committed; lag counts what it did not take.
+            info = await admin.describe_group(group_id)
+            assert info.members == ()
+            assert sum(o.offset for o in info.offsets.values()) == 6
+            assert sum(info.lag.values()) == 4
+            assert group_id in [g.group for g in await admin.list_groups()]
+            reset = await admin.reset_offsets(group_id, topic_name, Offset.NEWEST)
+            assert {tp: o.offset for tp, o in reset.items()} == {
+                (topic_name, 0): 5,
+                (topic_name, 1): 5,
+            }
+            assert sum((await admin.describe_group(group_id)).lag.values()) == 0
+            await admin.reset_offsets(group_id, topic_name, {0: 1})
+            assert (await admin.describe_group(group_id)).offsets[(topic_name, 0)].offset == 1
+            await admin.delete_group(group_id)
+            gone = await admin.describe_group(group_id)
+            assert (gone.state, gone.offsets) == ("Dead", {})

@@ -172,6 +172,10 @@ class GroupCoordinator(Protocol):
         exist; nothing is stored then."""
         ...
 
+    async def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
+        """Every offset ``group`` has committed (OffsetFetch for all partitions)."""
+        ...
+
     async def list_groups(self) -> list[GroupListing]:
         """Every group the cluster knows (ListGroups), sorted by id."""
         ...

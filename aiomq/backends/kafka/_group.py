@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiokafka.protocol.commit import OffsetFetchRequest
+
 from ...errors import (
     BrokerUnavailable,
     ConfigError,
@@ -419,6 +421,25 @@ class KafkaGroupCoordinator:
             raise UnknownTopic(f"topic {topic!r} has no partition {missing[0]}")
 
     # -- administration ------------------------------------------------------------------
+
+    async def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
+        """OffsetFetch of every partition (``GroupCoordinator.group_offsets``)."""
+        check_group(group)
+        request = OffsetFetchRequest(group, None)  # v2+: no topics means all of them
+        context = f"offsets of group {group!r}"
+
+        async def attempt(deadline: float) -> dict[TopicPartition, CommittedOffset]:
+            response = await self._ask(group, request, deadline, context)
+            self._check(group, getattr(response, "error_code", 0), context)
+            out: dict[TopicPartition, CommittedOffset] = {}
+            for topic, parts in response.topics:
+                for partition, offset, metadata, code in parts:
+                    self._check(group, code, context)
+                    if offset >= 0:
+                        out[(topic, partition)] = CommittedOffset(offset, metadata or "")
+            return out
+
+        return await self._cluster.retrying(context, attempt)
 
     async def list_groups(self) -> list[GroupListing]:
         """ListGroups to every broker (each lists the groups it coordinates), sorted by id."""

@@ -338,6 +338,13 @@ class MemoryBackend:
             broker.commit_member_offsets(membership, offsets)
         await checkpoint()
 
+    async def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
+        """Every offset ``group`` committed (``GroupCoordinator.group_offsets``)."""
+        check_group(group)
+        result = self._check().group_offsets(group)
+        await checkpoint()
+        return result
+
     async def list_groups(self) -> list[GroupListing]:
         """Every group the broker knows, members or committed offsets (``GroupCoordinator``)."""
         broker = self._check()

@@ -354,6 +354,11 @@ class MemoryBroker:
         stored = self._groups.get(group, {})
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
+    def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
+        """Every offset ``group`` committed."""
+        check_group(group)
+        return dict(self._groups.get(group, {}))
+
     def groups(self) -> list[str]:
         """Ids of the groups that committed offsets, sorted."""
         return sorted(g for g, offsets in self._groups.items() if offsets)
