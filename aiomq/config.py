@@ -31,6 +31,7 @@ __all__ = [
     "GroupConfig",
     "NetConfig",
     "Offset",
+    "OffsetAt",
     "OffsetsConfig",
     "ProducerConfig",
     "GroupProtocol",
@@ -63,11 +64,39 @@ class Offset(IntEnum):
 
     The values are sarama's and Kafka's ListOffsets sentinels: ``NEWEST`` = -1 (the next
     record produced), ``OLDEST`` = -2 (the first record still in the log). A plain
-    non-negative ``int`` is a concrete offset wherever an ``Offset`` is accepted.
+    non-negative ``int`` is a concrete offset wherever an ``Offset`` is accepted, and
+    ``Offset.at(timestamp)`` a point in time where a consumer starts.
     """
 
     NEWEST = -1
     OLDEST = -2
+
+    @classmethod
+    def at(cls, timestamp: int) -> OffsetAt:
+        """The first record whose timestamp is at or after ``timestamp`` (milliseconds since
+        the epoch), as an ``OffsetAt``; ``ConfigError("timestamp")`` for anything but an
+        ``int`` from 0 to 2**63 - 1. Java's ``offsetsForTimes``; sarama's ``GetOffset`` with
+        a time."""
+        return OffsetAt(timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetAt:
+    """A starting point in time: the first record whose timestamp is at or after
+    ``timestamp``, or the next record produced when none is that recent. Made by
+    ``Offset.at(timestamp)``; accepted wherever a consumer takes an ``Offset``. Java's
+    ``offsetsForTimes`` followed by a seek."""
+
+    timestamp: int
+    """Milliseconds since the epoch (Kafka's record timestamps), from 0 to 2**63 - 1."""
+
+    def __post_init__(self) -> None:
+        value = self.timestamp
+        # bool is an int subclass; at(True) is a mistake, not the first millisecond.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError("timestamp", f"must be an int of milliseconds, not {value!r}")
+        if not 0 <= value <= 2**63 - 1:
+            raise ConfigError("timestamp", f"must be between 0 and {2**63 - 1}, not {value}")
 
 
 class Compression(StrEnum):
@@ -346,6 +375,12 @@ class OffsetsConfig:
     or only when ``group.commit()`` is called. sarama's ``Consumer.Offsets.AutoCommit.Enable``,
     Java's ``enable.auto.commit``. Nothing reads it yet."""
 
+    reset: bool = False
+    """What a consumer does with an offset out of range (before the log's start, past its
+    end), asked for or reached when retention removes what it was reading: False (the
+    default) raises ``OffsetOutOfRange`` (sarama's behaviour), True moves to ``initial``
+    (Java's ``auto.offset.reset``). Read by what ``client.consumer()`` makes."""
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -355,6 +390,7 @@ class OffsetsConfig:
         self.initial = _member(f"{p}.initial", Offset, self.initial)
         _number(f"{p}.commit_interval", self.commit_interval)
         _flag(f"{p}.auto_commit", self.auto_commit)
+        _flag(f"{p}.reset", self.reset)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from aiomq.config import (
     Isolation,
     NetConfig,
     Offset,
+    OffsetAt,
     OffsetsConfig,
     ProducerConfig,
     RebalanceStrategy,
@@ -48,6 +49,17 @@ class TestEnums:
 
     def test_offsets_are_sarama_sentinels(self) -> None:
         assert (Offset.NEWEST, Offset.OLDEST) == (-1, -2)
+
+    def test_offset_at_is_a_point_in_time_not_a_sentinel(self) -> None:
+        assert Offset.at(1_700_000_000_000) == OffsetAt(1_700_000_000_000)
+        assert Offset.at(0).timestamp == 0
+        assert list(Offset) == [Offset.NEWEST, Offset.OLDEST]
+
+    @pytest.mark.parametrize("bad", [-1, True, 1.5, "5", None, 2**63])
+    def test_offset_at_refuses_what_is_not_a_timestamp(self, bad: Any) -> None:
+        with pytest.raises(ConfigError) as info:
+            Offset.at(bad)
+        assert info.value.field == "timestamp"
 
     @pytest.mark.parametrize(
         ("compression", "name"),
@@ -249,6 +261,20 @@ class TestValidation:
         cfg.group.return_notifications = True
         cfg.validate()
         assert cfg.producer.required_acks is Acks.ALL
+
+
+class TestOffsetReset:
+    def test_off_by_default_as_in_sarama(self) -> None:
+        assert Config().consumer.offsets.reset is False
+        assert OffsetsConfig(reset=True).reset is True
+
+    @pytest.mark.parametrize("bad", [1, "yes", None])
+    def test_only_a_bool(self, bad: Any) -> None:
+        cfg = Config()
+        cfg.consumer.offsets.reset = bad
+        with pytest.raises(ConfigError) as info:
+            cfg.validate()
+        assert info.value.field == "consumer.offsets.reset"
 
 
 class TestWireRanges:
