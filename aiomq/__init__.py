@@ -48,12 +48,16 @@ from .config import GroupProtocol as GroupProtocol
 from .config import Isolation as Isolation
 from .config import NetConfig as NetConfig
 from .config import Offset as Offset
+from .config import OffsetAt as OffsetAt
 from .config import OffsetsConfig as OffsetsConfig
 from .config import ProducerConfig as ProducerConfig
 from .config import RebalanceStrategy as RebalanceStrategy
 from .config import SaslConfig as SaslConfig
 from .config import SaslMechanism as SaslMechanism
 from .config import TlsConfig as TlsConfig
+from .consumer import Consumer as Consumer
+from .consumer import PartitionConsumer as PartitionConsumer
+from .consumer import TopicStream as TopicStream
 from .errors import AiomqError as AiomqError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import BrokerUnavailable as BrokerUnavailable
@@ -113,6 +117,7 @@ __all__ = [
     "CondStats",
     "Config",
     "ConfigError",
+    "Consumer",
     "ConsumerConfig",
     "Context",
     "DeadlineExceeded",
@@ -138,9 +143,11 @@ __all__ = [
     "MutexStats",
     "NetConfig",
     "Offset",
+    "OffsetAt",
     "OffsetOutOfRange",
     "OffsetsConfig",
     "Once",
+    "PartitionConsumer",
     "PartitionInfo",
     "Partitioner",
     "ProducerConfig",
@@ -164,6 +171,7 @@ __all__ = [
     "TlsConfig",
     "TopicExists",
     "TopicInfo",
+    "TopicStream",
     "TransactionError",
     "UnknownTopic",
     "WaitGroup",

@@ -25,6 +25,7 @@ from .backends.base import check_group
 from .codecs import Codec
 from .concurrency._park import TRIO, current
 from .config import Config
+from .consumer import Consumer
 from .errors import AiomqError, ClosedError, ConfigError
 from .group import ConsumerGroup
 from .partitioner import Partitioner
@@ -198,6 +199,11 @@ class Client:
         self._session.check()
         check_group(group_id)
         return self._adopt(ConsumerGroup(self._session, group_id, topics))
+
+    def consumer(self) -> Consumer:
+        """A new ``Consumer``: partitions read from offsets the caller chooses, outside any
+        group (sarama's ``NewConsumerFromClient``)."""
+        return self._adopt(Consumer(self._session))
 
     def _adopt(self, child: _C) -> _C:
         """Register ``child`` to be closed with the client. ``ClosedError`` if closed."""
