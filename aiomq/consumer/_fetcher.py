@@ -86,6 +86,7 @@ class PartitionFetcher:
         "_read_committed",
         "_resumed",
         "_session",
+        "_stop",
         "_stopped",
         "high_watermark",
         "partition",
@@ -118,6 +119,7 @@ class PartitionFetcher:
         self._paused = False
         self._resumed = asyncio.Event()
         self._stopped = False
+        self._stop = asyncio.Event()  # cuts a backoff short; _resumed may be set already
 
     def __repr__(self) -> str:
         return f"<PartitionFetcher {self.topic}[{self.partition}] at {self.position}>"
@@ -141,6 +143,7 @@ class PartitionFetcher:
         """Stop after the fetch under way; ``run()`` then returns."""
         self._stopped = True
         self._resumed.set()
+        self._stop.set()
 
     async def run(self) -> None:
         """Fetch and deliver until ``stop()``, a closed client, or an offset out of range
@@ -168,15 +171,19 @@ class PartitionFetcher:
                 if self.reset is None:
                     self._on_error(exc)
                     return
-                await self._reset(position)
+                try:
+                    await self._reset(position)
+                except ClosedError:
+                    return
+                except AiomqError as failed:  # passing, as a fetch's: try again later
+                    if self._session.closed:
+                        return
+                    backoff = await self._retry_later(failed, backoff)
                 continue
             except (BrokerUnavailable, AiomqError) as exc:
                 if self._session.closed:
                     return
-                self._on_error(exc)
-                with anyio.move_on_after(backoff):
-                    await self._resumed.wait()  # stop() cuts the pause short
-                backoff = min(backoff * 2, _MAX_BACKOFF)
+                backoff = await self._retry_later(exc, backoff)
                 continue
             backoff = _BACKOFF
             if self._stopped or self.position != position:
@@ -186,6 +193,14 @@ class PartitionFetcher:
             self.position = result.next_offset
             if batch.messages:
                 await self._deliver(batch)
+
+    async def _retry_later(self, error: AiomqError, backoff: float) -> float:
+        """Report ``error``, wait ``backoff`` seconds (or until ``stop()``); the next
+        backoff."""
+        self._on_error(error)
+        with anyio.move_on_after(backoff):
+            await self._stop.wait()
+        return min(backoff * 2, _MAX_BACKOFF)
 
     async def _reset(self, position: int) -> None:
         spec = EARLIEST if self.reset == EARLIEST else LATEST

@@ -13,7 +13,7 @@ from aiomq.client import Client, connect
 from aiomq.concurrency import WouldBlock
 from aiomq.config import Config, Isolation, Offset
 from aiomq.consumer._fetcher import RecordDecodeError
-from aiomq.errors import OffsetOutOfRange
+from aiomq.errors import BrokerUnavailable, OffsetOutOfRange, UnknownTopic
 from aiomq.message import now_ms
 from tests.backends.common import create, delete_records_before, rec
 from tests.consumer._helpers import produce, take
@@ -164,6 +164,44 @@ class TestOutOfRange:
             assert [m.offset for m in await take(pc, 5)] == [5, 6, 7, 8, 9]
             with pytest.raises(WouldBlock):
                 pc.errors.recv_nowait()
+
+
+class TestPassingFailures:
+    async def test_failures_after_a_resume_are_retried_with_backoff(
+        self, backend_url: str, topic: str, config: Config
+    ) -> None:
+        # Regression: the backoff waited on the resume event, which a resume() leaves set,
+        # so after pause() and resume() a failing partition was fetched again at once, over
+        # and over (in process, without ever yielding to the event loop).
+        async with connect(backend_url + "?auto_create_topics=false", config) as client:
+            await create(client, topic)
+            counter = tap(client)
+            pc = await client.consumer().consume_partition(topic, 0)
+            pc.pause()
+            pc.resume()
+            async with client.admin() as admin:
+                await admin.delete_topic(topic)
+            assert isinstance(await pc.errors.recv(), UnknownTopic)
+            started = counter.started
+            await anyio.sleep(0.5)  # backoff 0.1 s, doubling: a few fetches at most
+            assert counter.started - started < 10
+
+    async def test_a_failure_while_resetting_is_retried(self, backend_url: str, topic: str) -> None:
+        # Regression: an error from the offset look-up of a reset ended the fetch task, and
+        # with it the partition consumer, instead of being retried as a fetch's error is.
+        config = Config()
+        config.consumer.offsets.reset = True
+        config.consumer.offsets.initial = Offset.OLDEST
+        async with connect(backend_url, config) as client:
+            await create(client, topic)
+            await produce(client, topic, vals(10))
+            pc = await client.consumer().consume_partition(topic, 0, Offset.OLDEST)
+            pc.pause()  # before its first fetch
+            await delete_records_before(client, topic, 5)
+            tap(client).failures.append(BrokerUnavailable("the leader is moving"))
+            pc.resume()
+            assert [m.offset for m in await take(pc, 5)] == [5, 6, 7, 8, 9]
+            assert isinstance(pc.errors.recv_nowait(), BrokerUnavailable)
 
 
 class TestPauseResumeSeek:
