@@ -3,8 +3,9 @@
 Each operation checks its arguments with ``base.py``'s shared checks before any I/O, then
 sends Kafka protocol requests through the ``Cluster`` (its connections, metadata caches and
 retry loop): Produce through ``Sender``, Fetch through the ``FetchPool``, and Metadata,
-ListOffsets, CreateTopics, DeleteTopics, OffsetCommit and OffsetFetch as single requests.
-Records stay in aiokafka's compiled record code both ways.
+ListOffsets, CreateTopics, DeleteTopics, OffsetCommit and OffsetFetch as single requests;
+transactions through ``KafkaTransactionalProducer``. Records stay in aiokafka's compiled
+record code both ways.
 
 Why protocol requests rather than aiokafka's producer, consumer and admin client: a backend
 call names one partition and wants one answer within one deadline, and the messaging layer
