@@ -39,7 +39,8 @@ class TopicStream(BatchReader, AsyncResource):
     as they arrive, each partition's in offset order (partitions interleave a fetch at a
     time). ``stream.batches()`` yields whole fetches instead. Every partition starts at
     ``offset``, checked as ``consume_partition`` checks it, when the block is entered (or at
-    the first message of a bare ``async for``); the partitions are those the topic has then.
+    the first message of a bare ``async for``); the partitions are those the topic has then
+    (``stream.partitions``).
 
     Ending: leaving the ``async with`` block or ``aclose()`` stops every task, and a loop
     running in another task ends at its next message. When ``ctx`` ends, the tasks stop and
