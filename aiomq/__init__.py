@@ -83,6 +83,9 @@ from .errors import StaleMember as StaleMember
 from .errors import TopicExists as TopicExists
 from .errors import TransactionError as TransactionError
 from .errors import UnknownTopic as UnknownTopic
+from .group import ConsumerGroup as ConsumerGroup
+from .group import Notification as Notification
+from .group import NotificationType as NotificationType
 from .message import Headers as Headers
 from .message import Message as Message
 from .message import ProducerMessage as ProducerMessage
@@ -119,6 +122,7 @@ __all__ = [
     "ConfigError",
     "Consumer",
     "ConsumerConfig",
+    "ConsumerGroup",
     "Context",
     "DeadlineExceeded",
     "DecodeError",
@@ -142,6 +146,8 @@ __all__ = [
     "Mutex",
     "MutexStats",
     "NetConfig",
+    "Notification",
+    "NotificationType",
     "Offset",
     "OffsetAt",
     "OffsetOutOfRange",

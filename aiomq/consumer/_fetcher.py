@@ -23,6 +23,7 @@ import anyio
 
 from .._session import Session
 from ..backends.base import EARLIEST, LATEST, FetchResult
+from ..codecs import BytesCodec
 from ..errors import (
     AiomqError,
     BrokerUnavailable,
@@ -222,26 +223,19 @@ class PartitionFetcher:
 
     def _batch(self, result: FetchResult) -> FetchedBatch:
         session = self._session
-        decode_key = session.key_codec.decode
-        decode_value = session.value_codec.decode
+        # The bytes codec hands its input back: skip the call per record.
+        key_codec, value_codec = session.key_codec, session.value_codec
+        decode_key = None if type(key_codec) is BytesCodec else key_codec.decode
+        decode_value = None if type(value_codec) is BytesCodec else value_codec.decode
         topic, partition = self.topic, self.partition
         kind = result.timestamp_type
         messages: list[Message] = []
         keep = messages.append
+        new = tuple.__new__  # Message's own __new__, without its Python-level wrapper
         for offset, timestamp, key, value, headers in result.records:
             try:
-                keep(
-                    Message(
-                        topic,
-                        partition,
-                        offset,
-                        None if key is None else decode_key(key),
-                        None if value is None else decode_value(value),
-                        headers,
-                        timestamp,
-                        kind,
-                    )
-                )
+                k = key if decode_key is None or key is None else decode_key(key)
+                v = value if decode_value is None or value is None else decode_value(value)
             except Exception as exc:  # a codec's failure, typed or not: report the record
                 self._on_error(
                     RecordDecodeError(
@@ -253,4 +247,6 @@ class PartitionFetcher:
                         value=value,
                     )
                 )
+                continue
+            keep(new(Message, (topic, partition, offset, k, v, headers, timestamp, kind)))
         return FetchedBatch(topic, partition, messages, result.next_offset, result.high_watermark)
