@@ -192,9 +192,10 @@ async def measure(ours: Side, theirs: Side, n: int, rounds: int) -> Pair:
 async def main(
     records: int, rounds: int, kafka_records: int, kafka: str | None, memory: bool
 ) -> None:
-    header(f"{records:,} records of {len(VALUE)} bytes, batches of {BATCH:,}", rounds)
+    header(f"records of {len(VALUE)} bytes, batches of {BATCH:,}", rounds)
     table: list[tuple[str, str, str, Pair]] = []
     if memory:
+        print(f"memory: {records:,} records per run, {rounds} rounds")
         name = f"bench-{uuid.uuid4().hex[:8]}"
         try:
             pair = await measure(
@@ -205,7 +206,7 @@ async def main(
         table.append(("memory", "memory:// produce+fetch", "asyncio.Queue of batches", pair))
     if kafka is not None:
         kafka_rounds = max(rounds, 5)
-        print(f"kafka: {kafka_records:,} records, {kafka_rounds} rounds, broker {kafka}")
+        print(f"kafka: {kafka_records:,} records per run, {kafka_rounds} rounds, broker {kafka}")
         pair = await measure(
             aiomq_backend(f"kafka://{kafka}"), raw_aiokafka(kafka), kafka_records, kafka_rounds
         )

@@ -143,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=200_000, help="items per run")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved runs per row")
+    parser.add_argument("--backend", choices=["asyncio", "trio"], help="only this one's rows")
     args = parser.parse_args()
     n = args.items
     table = [
@@ -169,6 +170,7 @@ def main() -> None:
     rows = [
         Row(backend, name, _on(backend, ours, n), base, _on(backend, theirs, n), n)
         for backend, name, ours, base, theirs in table
+        if args.backend in (None, backend)
     ]
     header(f"{n:,} items, one producer task, one consumer task", args.rounds)
     run_rows(rows, args.rounds, unit="items/s")

@@ -99,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks per run")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved runs per row")
+    parser.add_argument("--backend", choices=["asyncio", "trio"], help="only this one's rows")
     args = parser.parse_args()
     n = args.tasks
     limited = f"ErrGroup(limit={LIMIT})"
@@ -129,6 +130,7 @@ def main() -> None:
     rows = [
         Row(backend, name, on(backend, ours), base, on(backend, theirs), n)
         for backend, name, ours, base, theirs in table
+        if args.backend in (None, backend)
     ]
     header(f"{n:,} trivial tasks in one group", args.rounds)
     run_rows(rows, args.rounds, unit="tasks/s")
