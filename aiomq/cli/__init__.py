@@ -1,5 +1,5 @@
-"""The ``aiomq`` command line: one click group; each command is a module of this package or
-an entry point in the ``aiomq.commands`` group, loaded only when it runs.
+"""The ``aiomq`` command line: one click group; each command is a module of this package
+(``demo``) or an entry point in the ``aiomq.commands`` group, loaded only when it runs.
 
 ``aiomq kafka start|stop|status|fetch`` (a local broker for development) comes from
 ``aiomq.testing`` through that entry point: the runtime never imports the test support.
@@ -12,6 +12,7 @@ from importlib.metadata import EntryPoint, entry_points
 import click
 
 from .. import __version__
+from ._demo import demo
 
 __all__ = ["main"]
 
@@ -45,6 +46,9 @@ class _Commands(click.Group):
 @click.version_option(__version__, prog_name="aiomq")
 def main() -> None:
     """aiomq: Go's concurrency toolkit and a sarama-style Kafka client, for coroutines."""
+
+
+main.add_command(demo)
 
 
 if __name__ == "__main__":
