@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ SECTIONS = ["== sync producer", "== async producer", "== consumer:", "== consume
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh clone of the committed tree."""
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
@@ -32,10 +31,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         check=True,
         timeout=60,
     )
-    yield target
+    return target
 
 
-def demo(clone: Path, cwd: Path, *args: str) -> list[str]:
+def demo(*args: str) -> list[str]:
     return [sys.executable, "-c", "from aiomq.cli import main; main()", "demo", *args]
 
 
@@ -46,7 +45,7 @@ def environment(clone: Path) -> dict[str, str]:
 def run_demo(clone: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     began = time.monotonic()
     done = subprocess.run(
-        demo(clone, cwd, *args),
+        demo(*args),
         cwd=cwd,
         env=environment(clone),
         capture_output=True,
@@ -87,7 +86,7 @@ def test_the_demo_runs_on_kafka(
 
 def test_forever_stops_cleanly_on_ctrl_c(clone: Path, tmp_path: Path) -> None:
     process = subprocess.Popen(
-        demo(clone, tmp_path, "--forever"),
+        demo("--forever"),
         cwd=tmp_path,
         env=environment(clone),
         stdout=subprocess.PIPE,
