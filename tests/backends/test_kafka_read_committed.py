@@ -15,7 +15,7 @@ import struct
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 
-from aiomq.backends.kafka.backend import _decode_committed
+from aiomq.backends.kafka.backend import _decode
 from tests.backends.common import OFFSET, VALUE
 
 ABORT, COMMIT = 0, 1
@@ -51,7 +51,7 @@ def read(
     max_records: int | None = None,
 ) -> tuple[list[int], list[bytes | None], int]:
     end = 100
-    result = _decode_committed(b"".join(batches), offset, end, 0, max_records, end, aborted)
+    result = _decode(b"".join(batches), offset, end, 0, max_records, end, aborted)
     return (
         [r[OFFSET] for r in result.records],
         [r[VALUE] for r in result.records],

@@ -30,10 +30,12 @@ from aiokafka.record.memory_records import MemoryRecords
 
 from ...config import Config
 from ...errors import BrokerUnavailable, ConfigError, UnknownTopic
+from ...message import CREATE_TIME
 from ..base import (
     INT64_MAX,
     CommittedOffset,
     FetchResult,
+    Membership,
     PartitionInfo,
     ProduceRecord,
     ProduceResult,
@@ -53,6 +55,7 @@ from ..base import (
     check_transaction_timeout,
     check_transactional_id,
 )
+from ..group import GroupDescription, GroupListing, JoinResult
 from ._cluster import COORDINATION, Cluster, Retry
 from ._errors import (
     LEADER_NOT_AVAILABLE,
@@ -62,6 +65,7 @@ from ._errors import (
     error_for_code,
     raise_for_code,
 )
+from ._group import KafkaGroupCoordinator
 from ._pool import FetchPool
 from ._sender import Sender
 from ._transactional import KafkaTransactionalProducer
@@ -130,6 +134,7 @@ class KafkaBackend:
         self._auto_create = auto_create_topics
         self._request_timeout = config.net.request_timeout
         self._producers: set[KafkaTransactionalProducer] = set()
+        self._groups = KafkaGroupCoordinator(self._cluster)
 
     @property
     def url(self) -> str:
@@ -173,6 +178,7 @@ class KafkaBackend:
                 cancelled = exc  # each close is bounded: finish them, then propagate
             closing = [task for task in closing if not task.done()]
         self._pool.clear()
+        self._groups.clear()
         try:
             await self._cluster.aclose()
         finally:
@@ -227,7 +233,7 @@ class KafkaBackend:
         for ``max_wait`` plus ``net.request_timeout`` at most. ``read_committed`` asks for
         Kafka's isolation level 1: the broker answers up to the last stable offset, with the
         aborted transactions in that range, whose records are left out as Java's consumer
-        does (``_decode_committed``).
+        does (``_decode``).
         """
         check_topic(topic)
         check_partition(partition)
@@ -270,8 +276,8 @@ class KafkaBackend:
             log_start = rest[1] if version >= 5 else -1
             if read_committed:
                 aborted = rest[-3] if version >= 11 else rest[-2]
-                return _decode_committed(
-                    rest[-1], offset, high_watermark, log_start, max_records, stable, aborted
+                return _decode(
+                    rest[-1], offset, high_watermark, log_start, max_records, stable, aborted or []
                 )
             return _decode(rest[-1], offset, high_watermark, log_start, max_records, stable)
 
@@ -532,6 +538,90 @@ class KafkaBackend:
 
         return await cluster.retrying(f"offsets of group {group!r}", attempt)
 
+    # -- groups (GroupCoordinator, in _group.py) ------------------------------------------
+
+    async def join_group(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        instance_id: str | None,
+        session_timeout: float,
+        rebalance_timeout: float,
+        protocol_type: str,
+        protocols: Sequence[tuple[str, bytes]],
+        reason: str | None = None,
+    ) -> JoinResult:
+        """JoinGroup (``GroupCoordinator.join_group``)."""
+        return await self._groups.join_group(
+            group,
+            member_id=member_id,
+            instance_id=instance_id,
+            session_timeout=session_timeout,
+            rebalance_timeout=rebalance_timeout,
+            protocol_type=protocol_type,
+            protocols=protocols,
+            reason=reason,
+        )
+
+    async def sync_group(
+        self,
+        group: str,
+        *,
+        generation: int,
+        member_id: str,
+        instance_id: str | None,
+        protocol_type: str,
+        protocol: str,
+        assignments: Mapping[str, bytes],
+    ) -> bytes:
+        """SyncGroup (``GroupCoordinator.sync_group``)."""
+        return await self._groups.sync_group(
+            group,
+            generation=generation,
+            member_id=member_id,
+            instance_id=instance_id,
+            protocol_type=protocol_type,
+            protocol=protocol,
+            assignments=assignments,
+        )
+
+    async def heartbeat(
+        self, group: str, *, generation: int, member_id: str, instance_id: str | None
+    ) -> None:
+        """Heartbeat (``GroupCoordinator.heartbeat``)."""
+        await self._groups.heartbeat(
+            group, generation=generation, member_id=member_id, instance_id=instance_id
+        )
+
+    async def leave_group(
+        self, group: str, members: Sequence[tuple[str, str | None]], reason: str | None = None
+    ) -> None:
+        """LeaveGroup (``GroupCoordinator.leave_group``)."""
+        await self._groups.leave_group(group, members, reason)
+
+    async def commit_member_offsets(
+        self, membership: Membership, offsets: Mapping[TopicPartition, CommittedOffset]
+    ) -> None:
+        """OffsetCommit checked against ``membership`` (``GroupCoordinator``)."""
+        await self._groups.commit_member_offsets(membership, offsets)
+
+    async def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
+        """Every offset ``group`` committed (``GroupCoordinator.group_offsets``)."""
+        return await self._groups.group_offsets(group)
+
+    async def list_groups(self) -> list[GroupListing]:
+        """ListGroups from every broker (``GroupCoordinator.list_groups``)."""
+        return await self._groups.list_groups()
+
+    async def describe_group(self, group: str) -> GroupDescription:
+        """DescribeGroups (``GroupCoordinator.describe_group``)."""
+        return await self._groups.describe_group(group)
+
+    async def delete_group(self, group: str) -> None:
+        """DeleteGroups (``GroupCoordinator.delete_group``)."""
+        await self._groups.delete_group(group)
+
     # -- transactions --------------------------------------------------------------------
 
     async def transactional_producer(
@@ -570,68 +660,28 @@ def _decode(
     log_start: int,
     max_records: int | None,
     stable: int,
+    aborted: list[tuple[int, int]] | None = None,
 ) -> FetchResult:
     """Records at or after ``offset`` from a Fetch answer's record batches.
 
     Control batches (transaction markers) hold offsets but no records: they only move
     ``next_offset``. A compressed batch may start before ``offset``; its earlier records
-    are skipped, as Kafka's consumers do. A header's null value stays None.
+    are skipped, as Kafka's consumers do. A header's null value stays None. The timestamp
+    type is the batches' (they share the topic's).
+
+    For a ``read_committed`` answer ``aborted`` lists ``(producer id, first offset)`` of the
+    transactions aborted in the range read, and their records are left out as Java's
+    consumer does (``CompletedFetch.nextFetchedRecord``): before each batch of a producer,
+    the aborted transactions that started at or before the batch's last offset mark their
+    producer aborted; a transactional batch of an aborted producer is skipped whole; that
+    producer's abort marker unmarks it (its next transaction may commit).
     """
     records: list[Record] = []
     next_offset = offset
+    kind = CREATE_TIME
     if data:
         keep = records.append
-        batches = MemoryRecords(data)
-        limit = max_records if max_records is not None else -1
-        while batches.has_next():
-            batch = batches.next_batch()
-            if batch is None:  # a partial batch at the end of the answer
-                break
-            if batch.is_control_batch:
-                next_offset = batch.next_offset
-                continue
-            for record in batch:
-                at = record.offset
-                if at < offset:
-                    continue
-                headers = record.headers
-                keep(
-                    (
-                        at,
-                        record.timestamp,
-                        record.key,
-                        record.value,
-                        tuple(headers) if headers else (),
-                    )
-                )
-                if len(records) == limit:
-                    return FetchResult(records, at + 1, high_watermark, log_start, stable)
-            next_offset = batch.next_offset
-    return FetchResult(records, next_offset, high_watermark, log_start, stable)
-
-
-def _decode_committed(
-    data: bytes | None,
-    offset: int,
-    high_watermark: int,
-    log_start: int,
-    max_records: int | None,
-    stable: int,
-    aborted: list[tuple[int, int]] | None,
-) -> FetchResult:
-    """``_decode`` for a ``read_committed`` answer: the records of aborted transactions left
-    out, as Java's consumer does (``CompletedFetch.nextFetchedRecord``).
-
-    ``aborted`` lists ``(producer id, first offset)`` of the transactions aborted in the
-    range read. Before each batch of a producer, the aborted transactions that started at
-    or before the batch's last offset mark their producer aborted; a transactional batch of
-    an aborted producer is skipped whole; that producer's abort marker unmarks it (its next
-    transaction may commit). Markers, like every control batch, are skipped.
-    """
-    records: list[Record] = []
-    next_offset = offset
-    if data:
-        keep = records.append
+        committed_only = aborted is not None
         pending = [(first, producer) for producer, first in aborted or ()]
         heapq.heapify(pending)
         aborted_producers: set[int] = set()
@@ -641,8 +691,8 @@ def _decode_committed(
             batch = batches.next_batch()
             if batch is None:  # a partial batch at the end of the answer
                 break
-            producer = batch.producer_id
-            if producer >= 0:
+            if committed_only and batch.producer_id >= 0:
+                producer = batch.producer_id
                 last = batch.next_offset - 1
                 while pending and pending[0][0] <= last:
                     aborted_producers.add(heapq.heappop(pending)[1])
@@ -655,6 +705,7 @@ def _decode_committed(
             if batch.is_control_batch:
                 next_offset = batch.next_offset
                 continue
+            kind = batch.timestamp_type
             for record in batch:
                 at = record.offset
                 if at < offset:
@@ -670,9 +721,9 @@ def _decode_committed(
                     )
                 )
                 if len(records) == limit:
-                    return FetchResult(records, at + 1, high_watermark, log_start, stable)
+                    return FetchResult(records, at + 1, high_watermark, log_start, stable, kind)
             next_offset = batch.next_offset
-    return FetchResult(records, next_offset, high_watermark, log_start, stable)
+    return FetchResult(records, next_offset, high_watermark, log_start, stable, kind)
 
 
 def _is_abort_marker(batch: Any) -> bool:
