@@ -21,7 +21,7 @@ MESSAGING = {
     "sync_producer.py": ["--count", "3"],
     "async_producer.py": ["--count", "3", "--interval", "0"],
     "consumer.py": ["--count", "3"],
-    "consumer_group.py": ["--count", "3"],
+    "consumer_group.py": ["--count", "3", "--produce", "3"],
 }
 
 
