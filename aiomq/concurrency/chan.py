@@ -24,7 +24,16 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from ._park import Parker, Runtime, current, discard, wake_all, wake_first
+from ._park import (
+    LIBRARY,
+    Parker,
+    Runtime,
+    current,
+    discard,
+    trio_checkpoint_if_cancelled,
+    wake_all,
+    wake_first,
+)
 from .context import Context
 from .errors import AiomqError, ChanClosed
 
@@ -180,7 +189,8 @@ class Chan(Generic[T]):
         A send cancelled while waiting delivers nothing (see the module docstring for a
         cancellation that arrives as the value is taken).
         """
-        await current().checkpoint_if_cancelled()
+        if LIBRARY.name == "trio":
+            await trio_checkpoint_if_cancelled()
         buf = self._buf
         if self._recvq or self._closed or len(buf) >= self._cap:
             await self._send_slow(value)
@@ -283,7 +293,8 @@ class Chan(Generic[T]):
         received (Go returns the zero value; see ``recv_ok``). A cancelled receive takes
         nothing from the channel.
         """
-        await current().checkpoint_if_cancelled()
+        if LIBRARY.name == "trio":
+            await trio_checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft()
@@ -297,7 +308,8 @@ class Chan(Generic[T]):
 
         Go's ``v, ok := <-ch``; Go's zero value is None here.
         """
-        await current().checkpoint_if_cancelled()
+        if LIBRARY.name == "trio":
+            await trio_checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft(), True
@@ -312,7 +324,8 @@ class Chan(Generic[T]):
     async def __anext__(self) -> T:
         """``async for v in ch``: receives until the channel is closed and drained (Go's
         ``for v := range ch``)."""
-        await current().checkpoint_if_cancelled()
+        if LIBRARY.name == "trio":
+            await trio_checkpoint_if_cancelled()
         buf = self._buf
         if buf and not self._sendq:
             return buf.popleft()

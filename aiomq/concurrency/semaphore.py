@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from ._park import Parker, current, discard
+from ._park import LIBRARY, Parker, current, discard, trio_checkpoint_if_cancelled
 from .context import Context
 
 __all__ = ["Weighted", "WeightedStats"]
@@ -68,7 +68,8 @@ class Weighted:
         if ctx is not None and (err := ctx.err()) is not None:
             raise err.with_traceback(None)
         if n <= self._size - self._cur and not self._waiters:
-            await current().checkpoint_if_cancelled()  # trio: a pending cancellation still lands
+            if LIBRARY.name == "trio":  # trio: a pending cancellation still lands
+                await trio_checkpoint_if_cancelled()
             self._cur += n
             return
         if n > self._size:

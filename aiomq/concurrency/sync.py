@@ -21,10 +21,12 @@ from typing import Protocol, TypeVar
 import anyio
 
 from ._park import (
+    LIBRARY,
     Parker,
     checkpoint,
     current,
     discard,
+    trio_checkpoint_if_cancelled,
     wake_all,
     wake_first,
 )
@@ -139,7 +141,8 @@ class Once:
     async def do(self, fn: Callable[[], object]) -> None:
         """Call ``fn()`` if no call of this Once has completed; see the class docstring."""
         if self._done:
-            await current().checkpoint_if_cancelled()
+            if LIBRARY.name == "trio":
+                await trio_checkpoint_if_cancelled()
             return
         while self._running:
             waiter: Parker[None] = current().parker()
@@ -254,7 +257,8 @@ class Mutex:
     async def lock(self) -> None:
         """Wait for the lock and take it. Cancelled while waiting, it leaves without it."""
         if not self._locked:
-            await current().checkpoint_if_cancelled()  # trio: a pending cancellation still lands
+            if LIBRARY.name == "trio":  # trio: a pending cancellation still lands
+                await trio_checkpoint_if_cancelled()
             self._locked = True
             return
         waiter: Parker[None] = current().parker()
@@ -294,7 +298,8 @@ class Mutex:
         if self._locked:
             await self.lock()
         else:  # lock()'s fast path, inlined: one coroutine less
-            await current().checkpoint_if_cancelled()
+            if LIBRARY.name == "trio":
+                await trio_checkpoint_if_cancelled()
             self._locked = True
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -358,7 +363,8 @@ class RWMutex:
     async def lock(self) -> None:
         """Wait until no reader or writer holds the lock, then hold it for writing."""
         if not self._writer and self._readers == 0 and not self._write_waiters:
-            await current().checkpoint_if_cancelled()
+            if LIBRARY.name == "trio":
+                await trio_checkpoint_if_cancelled()
             self._writer = True
             return
         waiter: Parker[None] = current().parker()
@@ -400,7 +406,8 @@ class RWMutex:
     async def rlock(self) -> None:
         """Wait until no writer holds or waits for the lock, then hold it for reading."""
         if not self._writer and not self._write_waiters:
-            await current().checkpoint_if_cancelled()
+            if LIBRARY.name == "trio":
+                await trio_checkpoint_if_cancelled()
             self._readers += 1
             return
         waiter: Parker[None] = current().parker()
