@@ -456,7 +456,12 @@ class ConsumerConfig:
     """What consumers read of transactional records: ``READ_UNCOMMITTED`` (the default:
     every record, those of aborted transactions included) or ``READ_COMMITTED`` (only
     committed transactions, up to the last stable offset). sarama's
-    ``Consumer.IsolationLevel``, Java's ``isolation.level``. Nothing reads it yet."""
+    ``Consumer.IsolationLevel``, Java's ``isolation.level``."""
+
+    check_crcs: bool = True
+    """Whether a fetch from Kafka checks each record batch's CRC (True, the default, as
+    Java's ``check.crcs``): a corrupted batch is then a ``DecodeError`` instead of wrong
+    data. ``memory://`` keeps records as objects and has nothing to check."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -468,6 +473,7 @@ class ConsumerConfig:
         _instance(f"{p}.fetch", self.fetch, FetchConfig).validate()
         _number(f"{p}.max_wait", self.max_wait)
         self.isolation = _member(f"{p}.isolation", Isolation, self.isolation)
+        _flag(f"{p}.check_crcs", self.check_crcs)
 
 
 @dataclass(slots=True)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 
 from aiomq.backends.kafka.backend import _decode
+from aiomq.errors import DecodeError
 from tests.backends.common import OFFSET, VALUE
 
 ABORT, COMMIT = 0, 1
@@ -130,3 +132,12 @@ def test_max_records_stops_after_the_last_record_taken() -> None:
 
 def test_an_empty_answer_stays_where_it_was() -> None:
     assert read(offset=7) == ([], [], 7)
+
+
+def test_a_corrupted_batch_fails_its_crc_check() -> None:
+    raw = bytearray(batch(0, -1, b"a", b"b", transactional=False))
+    raw[-2] ^= 0x01  # one flipped bit in the last record's value
+    with pytest.raises(DecodeError, match="CRC"):
+        _decode(bytes(raw), 0, 2, 0, None, 2)
+    unchecked = _decode(bytes(raw), 0, 2, 0, None, 2, check_crcs=False)
+    assert [r[VALUE] for r in unchecked.records] == [b"a", b"c"]  # unchecked, it goes through

@@ -22,6 +22,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiokafka.errors import CorruptRecordException
 from aiokafka.protocol.admin import CreateTopicsRequest, DeleteTopicsRequest
 from aiokafka.protocol.commit import OffsetCommitRequest, OffsetFetchRequest
 from aiokafka.protocol.fetch import FetchRequest
@@ -29,7 +30,7 @@ from aiokafka.protocol.offset import OffsetRequest
 from aiokafka.record.memory_records import MemoryRecords
 
 from ...config import Config
-from ...errors import BrokerUnavailable, ConfigError, UnknownTopic
+from ...errors import BrokerUnavailable, ConfigError, DecodeError, UnknownTopic
 from ...message import CREATE_TIME
 from ..base import (
     INT64_MAX,
@@ -250,6 +251,7 @@ class KafkaBackend:
         )
         cluster = self._cluster
         context = f"fetch from {topic}[{partition}]"
+        check_crcs = self._config.consumer.check_crcs
 
         async def attempt(deadline: float) -> FetchResult:
             leader = await cluster.leader(topic, partition, deadline)
@@ -274,12 +276,22 @@ class KafkaBackend:
             version = response.API_VERSION
             stable = rest[0]
             log_start = rest[1] if version >= 5 else -1
+            aborted = None
             if read_committed:
-                aborted = rest[-3] if version >= 11 else rest[-2]
+                aborted = (rest[-3] if version >= 11 else rest[-2]) or []
+            try:
                 return _decode(
-                    rest[-1], offset, high_watermark, log_start, max_records, stable, aborted or []
+                    rest[-1],
+                    offset,
+                    high_watermark,
+                    log_start,
+                    max_records,
+                    stable,
+                    aborted,
+                    check_crcs=check_crcs,
                 )
-            return _decode(rest[-1], offset, high_watermark, log_start, max_records, stable)
+            except (DecodeError, CorruptRecordException) as exc:
+                raise DecodeError(f"{context}: {exc}") from exc
 
         deadline = cluster.deadline(wait_ms / 1000 + self._request_timeout)
         return await cluster.retrying(context, attempt, deadline)
@@ -661,6 +673,8 @@ def _decode(
     max_records: int | None,
     stable: int,
     aborted: list[tuple[int, int]] | None = None,
+    *,
+    check_crcs: bool = True,
 ) -> FetchResult:
     """Records at or after ``offset`` from a Fetch answer's record batches.
 
@@ -675,6 +689,8 @@ def _decode(
     the aborted transactions that started at or before the batch's last offset mark their
     producer aborted; a transactional batch of an aborted producer is skipped whole; that
     producer's abort marker unmarks it (its next transaction may commit).
+
+    With ``check_crcs`` a batch whose CRC does not match its bytes raises ``DecodeError``.
     """
     records: list[Record] = []
     next_offset = offset
@@ -691,6 +707,11 @@ def _decode(
             batch = batches.next_batch()
             if batch is None:  # a partial batch at the end of the answer
                 break
+            if check_crcs and not batch.validate_crc():
+                raise DecodeError(
+                    f"the record batch at offset {batch.base_offset} fails its CRC check: "
+                    "it was corrupted on the way or on disk"
+                )
             if committed_only and batch.producer_id >= 0:
                 producer = batch.producer_id
                 last = batch.next_offset - 1
