@@ -10,6 +10,8 @@ Modules, each one concern:
   compiled builder; ``_sequences``: the idempotent producer's sequence bookkeeping.
 - ``_transactional``: the transactional producer, driving ``_transactions`` (its state
   machine, no I/O); ``_protocol``: the flexible request versions aiokafka lacks.
+- ``_group``: the group capability (JoinGroup, SyncGroup, heartbeats, membership-checked
+  commits, group administration); ``_group_protocol``: its request versions.
 - ``_errors``: aiokafka's errors and Kafka's error codes mapped to aiomq's, in one place.
 
 The Go counterpart is sarama's ``Client`` with its ``Broker`` connections.
