@@ -15,8 +15,9 @@ import pytest_asyncio
 from aiomq.backends.base import CommittedOffset
 from aiomq.backends.group import GroupCoordinator
 from aiomq.client import Client, connect
-from aiomq.config import Config, Offset
-from aiomq.errors import StaleMember
+from aiomq.config import Config, Isolation, Offset
+from aiomq.consumer._fetcher import RecordDecodeError
+from aiomq.errors import ConfigError, StaleMember
 from aiomq.group import ConsumerGroup, NotificationType
 from aiomq.message import Message
 
@@ -193,3 +194,63 @@ async def test_many_members_consume_everything_at_least_once_when_one_is_killed(
             for c in clients:
                 await c.aclose()
         assert seen == set(range(600))
+
+
+async def test_a_record_that_cannot_be_decoded_is_reported_and_skipped_past(
+    backend_url: str, topic: str, group_id: str
+) -> None:
+    config = config_for(backend_url)
+    config.value_codec = "json"
+    async with connect(backend_url, config) as client:
+        async with client.admin() as admin:
+            await admin.create_topic(topic, 1)
+        await client.backend.produce(
+            topic,
+            0,
+            [
+                (None, b'"one"', (), None),
+                (None, b"{not json", (), None),
+                (None, b'"three"', (), None),
+            ],
+        )
+        async with client.group(group_id, [topic]) as group:
+            got = await take(group, 2)
+            with anyio.fail_after(10):
+                error = await group.errors.recv()
+    assert [m.value for m in got] == ["one", "three"]
+    assert isinstance(error, RecordDecodeError)
+    assert (error.topic, error.partition, error.offset, error.value) == (topic, 0, 1, b"{not json")
+
+
+async def test_read_committed_groups_never_see_aborted_transactions(
+    backend_url: str, topic: str, group_id: str
+) -> None:
+    config = config_for(backend_url)
+    config.consumer.isolation = Isolation.READ_COMMITTED
+    async with connect(backend_url, config) as client:
+        async with client.admin() as admin:
+            await admin.create_topic(topic, 1)
+        txn = await client.backend.transactional_producer(f"tx-{group_id}", transaction_timeout=30)
+        try:
+            await txn.begin()
+            await txn.produce(topic, 0, [(None, b"aborted", (), None)])
+            await txn.abort()
+            await txn.begin()
+            await txn.produce(topic, 0, [(None, b"committed", (), None)])
+            await txn.commit()
+        finally:
+            await txn.aclose()
+        async with client.group(group_id, [topic]) as group:
+            [message] = await take(group, 1)
+    assert message.value == b"committed"
+
+
+async def test_bad_arguments_are_typed_errors(client: Client, topic: str) -> None:
+    with pytest.raises(ConfigError, match="topics"):
+        client.group("g", topic)  # a str where a list of topics was meant
+    with pytest.raises(ConfigError, match="topics"):
+        client.group("g", [])
+    with pytest.raises(ConfigError, match="topic"):
+        client.group("g", ["bad topic name"])
+    with pytest.raises(ConfigError, match="group"):
+        client.group("", [topic])

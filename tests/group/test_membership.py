@@ -214,3 +214,47 @@ async def test_a_member_killed_without_leaving_is_replaced_after_its_session(
     for tp in lost:  # the killed member's claims end with it, as far as this test knows
         del o.owner[tp]
     await o.settle(balanced(o, ["a"]))
+
+
+async def test_a_static_member_back_within_its_session_gets_its_partitions_without_a_rebalance(
+    runner: Runner,
+) -> None:
+    o = runner.ownership
+    await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY, instance_id="a-1")
+    await runner.start("b", RebalanceStrategy.COOPERATIVE_STICKY, instance_id="b-1")
+    await o.settle(balanced(o, ["a", "b"]))
+    held = o.owned_by("b")
+    rebalances_of_a = len(runner.rebalances["a"])
+    await runner.kill("b")  # a restart: the process goes without leaving
+    for tp in held:
+        del o.owner[tp]
+    await runner.start("b2", RebalanceStrategy.COOPERATIVE_STICKY, instance_id="b-1")
+    await o.settle(lambda: o.owned_by("b2") == held)
+    assert len(runner.rebalances["a"]) == rebalances_of_a  # a saw no rebalance at all
+    assert o.owned_by("a") | held == frozenset((runner.topic, p) for p in range(6))
+
+
+async def test_a_listener_that_raises_is_reported_and_the_member_goes_on(
+    runner: Runner,
+) -> None:
+    o = runner.ownership
+    original = _Listener.assign
+    raised = asyncio.Event()
+
+    async def failing_assign(self: _Listener, partitions: Partitions) -> None:
+        await original(self, partitions)
+        if partitions:
+            raised.set()
+            raise RuntimeError("the application's callback failed")
+
+    _Listener.assign = failing_assign  # type: ignore[method-assign]
+    try:
+        await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY)
+        with anyio.fail_after(30):
+            await raised.wait()
+        await o.settle(balanced(o, ["a"]))
+    finally:
+        _Listener.assign = original  # type: ignore[method-assign]
+    [error] = runner.errors
+    assert isinstance(error, RuntimeError)
+    runner.errors.clear()  # reported, as it must be; the fixture checks for no others
