@@ -24,6 +24,7 @@ from aiomq.config import Config, RebalanceStrategy
 from aiomq.group._classic import ClassicMember
 from aiomq.group._member import Member, Rebalance
 from aiomq.group.assignors import assignor_from
+from tests.java import Java
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
@@ -258,3 +259,56 @@ async def test_a_listener_that_raises_is_reported_and_the_member_goes_on(
     [error] = runner.errors
     assert isinstance(error, RuntimeError)
     runner.errors.clear()  # reported, as it must be; the fixture checks for no others
+
+
+@pytest.mark.parametrize(
+    "backend_url", [pytest.param("kafka", marks=pytest.mark.kafka)], indirect=True
+)
+async def test_two_aiomq_members_and_a_java_consumer_share_the_topic(
+    runner: Runner, java: Java
+) -> None:
+    """A Java KafkaConsumer (kafka-clients, cooperative-sticky) in the same group: the three
+    split the partitions with no overlap; when it leaves, the aiomq members take its share."""
+    o = runner.ownership
+    everything = frozenset((runner.topic, p) for p in range(6))
+    java_owned: set[TopicPartition] = set()
+    left = asyncio.Event()
+    bootstrap = runner.url.removeprefix("kafka://")
+    process = java.start("GroupMember", bootstrap, runner.group, runner.topic)
+
+    async def read() -> None:
+        out = process.stdout
+        assert out is not None
+        while line := await asyncio.to_thread(out.readline):
+            words = line.split()
+            if words and words[0] == "GEN":
+                java_owned.clear()
+                java_owned.update((runner.topic, int(p)) for p in words[2:])
+                o.changed.set()
+            elif words and words[0] == "LEFT":
+                left.set()
+
+    def split_three_ways() -> bool:
+        a, b = o.owned_by("a"), o.owned_by("b")
+        return (
+            bool(a and b and java_owned)
+            and a | b | java_owned == everything
+            and not (a & java_owned or b & java_owned or a & b)
+        )
+
+    try:
+        reader = asyncio.ensure_future(read())
+        await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY)
+        await runner.start("b", RebalanceStrategy.COOPERATIVE_STICKY)
+        await o.settle(split_three_ways, seconds=90)
+        assert process.stdin is not None
+        process.stdin.write("stop\n")
+        process.stdin.flush()
+        with anyio.fail_after(30):
+            await left.wait()
+        await o.settle(balanced(o, ["a", "b"]), seconds=60)
+    finally:
+        process.kill()
+        process.wait()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
