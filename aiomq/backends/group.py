@@ -27,10 +27,12 @@ from typing import Protocol, runtime_checkable
 from .base import CommittedOffset, Membership, TopicPartition
 
 __all__ = [
+    "ConsumerGroupCoordinator",
     "GroupCoordinator",
     "GroupDescription",
     "GroupListing",
     "GroupMember",
+    "HeartbeatAnswer",
     "JoinResult",
     "Membership",
     "MemberDescription",
@@ -188,4 +190,57 @@ class GroupCoordinator(Protocol):
     async def delete_group(self, group: str) -> None:
         """Delete a group without members and its committed offsets (DeleteGroups).
         ``GroupNotEmpty`` while it has members; ``GroupError`` for an unknown group."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatAnswer:
+    """What a KIP-848 heartbeat answered: the member's id and epoch, when to heartbeat next,
+    and, when the coordinator sent one, the member's whole target assignment (topic name ->
+    partitions; None: unchanged since the last one)."""
+
+    member_id: str
+    member_epoch: int
+    heartbeat_interval: float
+    assignment: Mapping[str, tuple[int, ...]] | None = None
+
+
+@runtime_checkable
+class ConsumerGroupCoordinator(Protocol):
+    """The consumer group protocol of Kafka 4 (KIP-848): no JoinGroup/SyncGroup barrier;
+    the coordinator assigns (``server_assignor``: ``"uniform"`` or ``"range"``) and each
+    member reconciles on its own, by heartbeats.
+
+    A member joins with epoch 0 and its own id (``member_id``, made once by the member),
+    leaves with epoch -1 (-2: a static member leaving for a moment, its assignment kept until
+    its session ends). Fields given as None are unchanged since the last heartbeat; after an
+    error the next heartbeat sends them all. ``owned`` is every partition the member holds
+    (topic name -> partitions); sending it after reconciling acknowledges the assignment.
+    Errors: ``StaleMember`` (reason ``FENCED_MEMBER_EPOCH`` or ``UNKNOWN_MEMBER_ID``: the
+    partitions are lost, join again with epoch 0), ``FencedInstanceId`` (another member has
+    this static member's id, or has not released it yet: ``UNRELEASED_INSTANCE_ID``),
+    ``ConfigError`` naming ``group.remote_assignor`` for an assignor the coordinator does not
+    have, ``GroupError`` for anything else final; a coordinator that moved is retried inside
+    the backend. Offsets are committed with ``commit_member_offsets``, the epoch as the
+    membership's generation (``StaleMember`` with reason ``STALE_MEMBER_EPOCH`` when it is
+    not the member's current one).
+    """
+
+    async def supports_consumer_protocol(self) -> bool:
+        """Whether the coordinator speaks this protocol (Kafka: the broker offers API 68)."""
+        ...
+
+    async def consumer_group_heartbeat(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        member_epoch: int,
+        instance_id: str | None = None,
+        rebalance_timeout: float | None = None,
+        subscribed_topics: Sequence[str] | None = None,
+        server_assignor: str | None = None,
+        owned: Mapping[str, Sequence[int]] | None = None,
+    ) -> HeartbeatAnswer:
+        """Kafka's ConsumerGroupHeartbeat (v1): join, stay, acknowledge or leave."""
         ...
