@@ -83,8 +83,15 @@ class GroupListing:
 
 @dataclass(frozen=True, slots=True)
 class MemberDescription:
-    """A member as DescribeGroups reports it; ``assignment`` is its bytes as the leader sent
-    them (decode with ``consumer_protocol.decode_assignment``)."""
+    """A member as the coordinator describes it.
+
+    In a classic group (DescribeGroups): ``metadata`` and ``assignment`` are its bytes as
+    it joined and as the leader sent them (decode with ``consumer_protocol``). In a consumer
+    group (KIP-848's ConsumerGroupDescribe): ``member_epoch``, the ``subscribed_topics``,
+    what it owns now (``assigned``) and what the coordinator wants it to own (``target``;
+    the two differ while it reconciles); ``member_type`` is ``"consumer"``, or
+    ``"classic"`` for a classic member that joined a consumer group.
+    """
 
     member_id: str
     instance_id: str | None
@@ -92,18 +99,32 @@ class MemberDescription:
     client_host: str
     metadata: bytes = b""
     assignment: bytes = b""
+    member_type: str = "classic"
+    member_epoch: int = -1
+    subscribed_topics: tuple[str, ...] = ()
+    assigned: frozenset[TopicPartition] = frozenset()
+    target: frozenset[TopicPartition] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class GroupDescription:
-    """A group's state (``Empty``, ``PreparingRebalance``, ``CompletingRebalance``,
-    ``Stable``, ``Dead``), protocol and members."""
+    """A group's state, protocol and members.
+
+    ``group_type`` is ``"classic"`` (state ``Empty``, ``PreparingRebalance``,
+    ``CompletingRebalance``, ``Stable`` or ``Dead``; ``protocol`` the assignor the leader
+    ran) or ``"consumer"`` (KIP-848: state ``Empty``, ``Assigning``, ``Reconciling``,
+    ``Stable`` or ``Dead``; ``protocol`` the coordinator's assignor, ``group_epoch`` and
+    ``assignment_epoch`` as the coordinator reports them).
+    """
 
     group: str
     state: str
     protocol_type: str
     protocol: str
     members: tuple[MemberDescription, ...] = field(default=())
+    group_type: str = "classic"
+    group_epoch: int = -1
+    assignment_epoch: int = -1
 
 
 @runtime_checkable
@@ -183,8 +204,9 @@ class GroupCoordinator(Protocol):
         ...
 
     async def describe_group(self, group: str) -> GroupDescription:
-        """The group's state and members (DescribeGroups); an unknown group is ``Dead`` with
-        no members, as Kafka reports it."""
+        """The group's state and members, of either type (DescribeGroups for a classic
+        group, ConsumerGroupDescribe for a consumer group); an unknown group is a classic
+        ``Dead`` one with no members, as Kafka reports it."""
         ...
 
     async def delete_group(self, group: str) -> None:
