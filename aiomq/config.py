@@ -354,7 +354,6 @@ class ProducerConfig:
 class OffsetsConfig:
     """Where consumers start and how groups commit (sarama's ``Config.Consumer.Offsets``).
 
-    Nothing reads these settings yet: they are for the consumers and groups being built.
     """
 
     PATH: ClassVar[str] = "consumer.offsets"
@@ -363,23 +362,25 @@ class OffsetsConfig:
     """Where a consumer starts in a partition with no committed offset: ``Offset.NEWEST``
     (the next record produced; sarama's default) or ``Offset.OLDEST`` (the first record
     still held). sarama's ``Consumer.Offsets.Initial``, Java's ``auto.offset.reset``
-    (``latest``, ``earliest``). Nothing reads it yet."""
+    (``latest``, ``earliest``)."""
 
     commit_interval: float = 1.0
     """Seconds between a group's commits of the offsets it marked. Default 1 s (sarama's;
     Java's is 5 s); 1 ms to about 24.8 days. sarama's ``Consumer.Offsets.AutoCommit.Interval``,
-    Java's ``auto.commit.interval.ms``. Nothing reads it yet."""
+    Java's ``auto.commit.interval.ms``."""
 
     auto_commit: bool = True
     """Whether a group commits marked offsets every ``commit_interval`` (True, the default)
     or only when ``group.commit()`` is called. sarama's ``Consumer.Offsets.AutoCommit.Enable``,
-    Java's ``enable.auto.commit``. Nothing reads it yet."""
+    Java's ``enable.auto.commit``."""
 
     reset: bool = False
     """What a consumer does with an offset out of range (before the log's start, past its
     end), asked for or reached when retention removes what it was reading: False (the
     default) raises ``OffsetOutOfRange`` (sarama's behaviour), True moves to ``initial``
-    (Java's ``auto.offset.reset``). Read by what ``client.consumer()`` makes."""
+    (Java's ``auto.offset.reset``). Read by what ``client.consumer()`` makes; a consumer
+    group always moves to ``initial``, as Java's does (its members cannot stop on one
+    partition)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -397,8 +398,7 @@ class OffsetsConfig:
 class FetchConfig:
     """How much a consumer's fetch asks for, in bytes (sarama's ``Config.Consumer.Fetch``).
 
-    A record larger than these is still returned, so consumption never stalls. Nothing reads
-    these settings yet: they are for the consumers being built.
+    A record larger than these is still returned, so consumption never stalls.
     """
 
     PATH: ClassVar[str] = "consumer.fetch"
@@ -406,17 +406,17 @@ class FetchConfig:
     min: int = 1
     """Bytes the broker waits for before it answers a fetch, or until ``consumer.max_wait``
     passes. Default 1; 1 to 2**31 - 1. sarama's ``Consumer.Fetch.Min``, Java's
-    ``fetch.min.bytes``. Nothing reads it yet."""
+    ``fetch.min.bytes``."""
 
     default: int = MiB
     """Bytes a fetch asks for per partition. Default 1 MiB; 1 to 2**31 - 1, at most ``max``.
-    sarama's ``Consumer.Fetch.Default``, Java's ``max.partition.fetch.bytes``. Nothing reads
-    it yet."""
+    sarama's ``Consumer.Fetch.Default``, Java's ``max.partition.fetch.bytes``."""
 
     max: int = 50 * MiB
     """Bytes a fetch request asks for in all. Default 50 MiB (Java's; sarama's 0 means no
-    limit, aiomq always has one); 1 to 2**31 - 1. sarama's ``Consumer.Fetch.Max``, Java's
-    ``fetch.max.bytes``. Nothing reads it yet."""
+    limit, aiomq always has one); 1 to 2**31 - 1. aiomq fetches each partition with its own
+    request, so this bounds ``default``. sarama's ``Consumer.Fetch.Max``, Java's
+    ``fetch.max.bytes``."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -435,7 +435,6 @@ class FetchConfig:
 class ConsumerConfig:
     """Consumer settings (sarama's ``Config.Consumer``): ``offsets``, ``fetch``, ``max_wait``.
 
-    Nothing reads these settings yet: they are for the consumers and groups being built.
     """
 
     PATH: ClassVar[str] = "consumer"
@@ -449,8 +448,7 @@ class ConsumerConfig:
     max_wait: float = 0.5
     """Seconds the broker may hold a fetch waiting for ``fetch.min`` bytes. Default 0.5 s
     (sarama's and Java's); 1 ms to about 24.8 days. sarama's ``Consumer.MaxWaitTime``, Java's
-    ``fetch.max.wait.ms``. Nothing reads it yet (``Backend.fetch`` takes its wait as an
-    argument)."""
+    ``fetch.max.wait.ms``."""
 
     isolation: Isolation = Isolation.READ_UNCOMMITTED
     """What consumers read of transactional records: ``READ_UNCOMMITTED`` (the default:
@@ -476,11 +474,24 @@ class ConsumerConfig:
         _flag(f"{p}.check_crcs", self.check_crcs)
 
 
+CLASSIC_SESSION_TIMEOUT = 10.0
+"""``group.session_timeout`` when unset, under the classic protocol (sarama's default)."""
+
+CLASSIC_HEARTBEAT_INTERVAL = 3.0
+"""``group.heartbeat_interval`` when unset, under the classic protocol (sarama's and Java's)."""
+
+SERVER_ASSIGNORS = ("uniform", "range")
+"""The assignors a Kafka 4 coordinator offers for ``group.remote_assignor``."""
+
+
 @dataclass(slots=True)
 class GroupConfig:
     """Consumer-group settings (sarama's ``Config.Consumer.Group``, sarama-cluster's ``Group``).
 
-    Nothing reads these settings yet: they are for the consumer groups being built.
+    Under Kafka 4's consumer protocol (KIP-848) the coordinator owns the session timeout,
+    the heartbeat interval and the assignment: ``session_timeout``, ``heartbeat_interval``
+    and ``rebalance_strategy`` belong to the classic protocol, and setting one together with
+    ``protocol=CONSUMER`` is a ``ConfigError`` naming what replaces it.
     """
 
     PATH: ClassVar[str] = "group"
@@ -488,63 +499,126 @@ class GroupConfig:
     return_notifications: bool = False
     """Whether ``group.notifications`` reports each rebalance (True) or stays empty (False,
     the default). sarama-cluster's ``Group.Return.Notifications``; Java calls a
-    ``ConsumerRebalanceListener``. Nothing reads it yet."""
-
-    session_timeout: float = 10.0
-    """Seconds a member may go without a heartbeat before the coordinator drops it from the
-    group. Default 10 s (sarama's; Java's is 45 s); 1 ms to about 24.8 days, and within the
-    broker's ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms``. sarama's
-    ``Consumer.Group.Session.Timeout``, Java's ``session.timeout.ms``. Nothing reads it yet."""
-
-    heartbeat_interval: float = 3.0
-    """Seconds between a member's heartbeats; shorter than ``session_timeout`` (a third of it
-    is usual). Default 3 s (sarama's and Java's); 1 ms to about 24.8 days. sarama's
-    ``Consumer.Group.Heartbeat.Interval``, Java's ``heartbeat.interval.ms``. Nothing reads it
-    yet."""
-
-    rebalance_timeout: float = 60.0
-    """Seconds members get to rejoin during a rebalance before the coordinator drops those
-    missing. Default 60 s (sarama's; Java uses ``max.poll.interval.ms``, 5 min); 1 ms to about
-    24.8 days. sarama's ``Consumer.Group.Rebalance.Timeout``. Nothing reads it yet."""
-
-    rebalance_strategy: RebalanceStrategy = RebalanceStrategy.COOPERATIVE_STICKY
-    """How the group's leader assigns partitions under the classic protocol:
-    ``COOPERATIVE_STICKY`` (the default; KIP-429: only partitions that move are revoked),
-    ``RANGE`` or ``ROUND_ROBIN`` (eager). sarama's ``Consumer.Group.Rebalance.Strategy``,
-    Java's ``partition.assignment.strategy``. Nothing reads it yet."""
+    ``ConsumerRebalanceListener``."""
 
     protocol: GroupProtocol = GroupProtocol.AUTO
-    """The group protocol: ``AUTO`` (the default: KIP-848's ``CONSUMER`` where the broker
-    offers it, else ``CLASSIC``), ``CLASSIC`` or ``CONSUMER``. Java's ``group.protocol``.
-    Nothing reads it yet."""
+    """The group protocol: ``AUTO`` (the default), ``CLASSIC`` or ``CONSUMER``. ``AUTO``
+    speaks KIP-848's ``CONSUMER`` where the broker offers it (Kafka 4; ``memory://``) and
+    ``CLASSIC`` elsewhere (older brokers, Redpanda), and ``CLASSIC`` too when a classic-only
+    setting (``session_timeout``, ``heartbeat_interval``, ``rebalance_strategy``) is given.
+    ``CONSUMER`` on a broker without it is a ``ConfigError`` when the group starts. Java's
+    ``group.protocol``."""
+
+    session_timeout: float | None = None
+    """Classic protocol: seconds a member may go without a heartbeat before the coordinator
+    drops it from the group. None (the default) is 10 s (sarama's; Java's is 45 s); 1 ms to
+    about 24.8 days, within the broker's ``group.min.session.timeout.ms`` and
+    ``group.max.session.timeout.ms``. Under the consumer protocol the broker's
+    ``group.consumer.session.timeout.ms`` rules. sarama's ``Consumer.Group.Session.Timeout``,
+    Java's ``session.timeout.ms``."""
+
+    heartbeat_interval: float | None = None
+    """Classic protocol: seconds between a member's heartbeats; shorter than the session
+    timeout (a third of it is usual). None (the default) is 3 s (sarama's and Java's); 1 ms
+    to about 24.8 days. Under the consumer protocol the broker's
+    ``group.consumer.heartbeat.interval.ms`` rules. sarama's
+    ``Consumer.Group.Heartbeat.Interval``, Java's ``heartbeat.interval.ms``."""
+
+    rebalance_timeout: float = 60.0
+    """Seconds a member gets to give up partitions in a rebalance (classic: to rejoin)
+    before the coordinator drops it. Default 60 s (sarama's; Java uses
+    ``max.poll.interval.ms``, 5 min); 1 ms to about 24.8 days. sarama's
+    ``Consumer.Group.Rebalance.Timeout``."""
+
+    rebalance_strategy: RebalanceStrategy | None = None
+    """Classic protocol: how the group's leader assigns partitions. None (the default) is
+    ``COOPERATIVE_STICKY`` (KIP-429: only partitions that move are revoked); ``RANGE`` and
+    ``ROUND_ROBIN`` are eager. Under the consumer protocol the coordinator assigns (see
+    ``remote_assignor``). sarama's ``Consumer.Group.Rebalance.Strategy``, Java's
+    ``partition.assignment.strategy``."""
+
+    remote_assignor: str | None = None
+    """Consumer protocol: the coordinator's assignor, ``"uniform"`` or ``"range"``; None (the
+    default) is the broker's first (``uniform``, sticky and balanced). One the broker does not
+    have is a ``ConfigError`` when the group starts. Java's ``group.remote.assignor``."""
 
     instance_id: str | None = None
-    """A static member's id (KIP-345): a member that restarts with the same id within
-    ``session_timeout`` gets its partitions back without a rebalance. Default None (a
-    dynamic member). Java's ``group.instance.id``; sarama's
-    ``Consumer.Group.InstanceId``. Nothing reads it yet."""
+    """A static member's id (KIP-345): a member that restarts with the same id within its
+    session timeout gets its partitions back without a rebalance. Default None (a dynamic
+    member). Java's ``group.instance.id``; sarama's ``Consumer.Group.InstanceId``."""
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def classic_settings(self) -> tuple[str, ...]:
+        """The classic-only settings given (their paths)."""
+        p = self.PATH
+        given = (
+            ("session_timeout", self.session_timeout),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("rebalance_strategy", self.rebalance_strategy),
+        )
+        return tuple(f"{p}.{name}" for name, value in given if value is not None)
 
     def validate(self) -> None:
         """Check every field. Raises ``ConfigError``."""
         p = self.PATH
         _flag(f"{p}.return_notifications", self.return_notifications)
-        _number(f"{p}.session_timeout", self.session_timeout)
-        _number(f"{p}.heartbeat_interval", self.heartbeat_interval)
-        _number(f"{p}.rebalance_timeout", self.rebalance_timeout)
-        if self.heartbeat_interval >= self.session_timeout:
-            raise ConfigError(
-                f"{p}.heartbeat_interval",
-                f"must be shorter than {p}.session_timeout ({self.session_timeout})",
-            )
-        self.rebalance_strategy = _member(
-            f"{p}.rebalance_strategy", RebalanceStrategy, self.rebalance_strategy
-        )
         self.protocol = _member(f"{p}.protocol", GroupProtocol, self.protocol)
+        if self.session_timeout is not None:
+            _number(f"{p}.session_timeout", self.session_timeout)
+        if self.heartbeat_interval is not None:
+            _number(f"{p}.heartbeat_interval", self.heartbeat_interval)
+        _number(f"{p}.rebalance_timeout", self.rebalance_timeout)
+        session = CLASSIC_SESSION_TIMEOUT if self.session_timeout is None else self.session_timeout
+        interval = (
+            CLASSIC_HEARTBEAT_INTERVAL
+            if self.heartbeat_interval is None
+            else self.heartbeat_interval
+        )
+        if interval >= session:
+            raise ConfigError(
+                f"{p}.heartbeat_interval", f"must be shorter than {p}.session_timeout ({session})"
+            )
+        if self.rebalance_strategy is not None:
+            self.rebalance_strategy = _member(
+                f"{p}.rebalance_strategy", RebalanceStrategy, self.rebalance_strategy
+            )
+        if self.remote_assignor is not None:
+            _text(f"{p}.remote_assignor", self.remote_assignor, empty=False)
         if self.instance_id is not None:
             _text(f"{p}.instance_id", self.instance_id, empty=False)
+        self._check_protocol()
+
+    def _check_protocol(self) -> None:
+        p = self.PATH
+        classic = self.classic_settings
+        if self.protocol is GroupProtocol.CONSUMER and classic:
+            raise ConfigError(classic[0], _OWNED_BY_THE_COORDINATOR[classic[0].rsplit(".")[-1]])
+        if self.remote_assignor is not None:
+            if self.protocol is GroupProtocol.CLASSIC:
+                raise ConfigError(
+                    f"{p}.remote_assignor",
+                    "only the consumer protocol assigns on the coordinator; the classic "
+                    f"protocol's leader uses {p}.rebalance_strategy",
+                )
+            if classic:
+                raise ConfigError(
+                    f"{p}.remote_assignor",
+                    f"asks for the consumer protocol, and {classic[0]} for the classic one; "
+                    f"set {p}.protocol to say which",
+                )
+
+
+_OWNED_BY_THE_COORDINATOR = {
+    "session_timeout": "the broker sets the session timeout under the consumer protocol "
+    "(group.consumer.session.timeout.ms); leave it unset, or use protocol CLASSIC",
+    "heartbeat_interval": "the broker sets the heartbeat interval under the consumer protocol "
+    "(group.consumer.heartbeat.interval.ms); leave it unset, or use protocol CLASSIC",
+    "rebalance_strategy": "the coordinator assigns partitions under the consumer protocol: "
+    "choose its assignor with group.remote_assignor, or use protocol CLASSIC",
+}
 
 
 @dataclass(slots=True)

@@ -13,6 +13,8 @@ import pytest
 from aiomq import config as config_module
 from aiomq.codecs import JsonCodec
 from aiomq.config import (
+    CLASSIC_HEARTBEAT_INTERVAL,
+    CLASSIC_SESSION_TIMEOUT,
     Acks,
     Compression,
     Config,
@@ -98,8 +100,12 @@ class TestDefaults:
         assert cfg.consumer.fetch.min == 1
         assert cfg.consumer.max_wait == 0.5
         assert cfg.group.return_notifications is False
-        assert cfg.group.heartbeat_interval < cfg.group.session_timeout
-        assert cfg.group.rebalance_strategy is RebalanceStrategy.COOPERATIVE_STICKY
+        # Unset: the classic protocol's defaults, or the broker's under the consumer protocol.
+        assert cfg.group.session_timeout is None
+        assert cfg.group.heartbeat_interval is None
+        assert cfg.group.rebalance_strategy is None
+        assert CLASSIC_HEARTBEAT_INTERVAL < CLASSIC_SESSION_TIMEOUT == 10.0
+        assert cfg.group.protocol is GroupProtocol.AUTO
         assert cfg.net.sasl.enabled is False
         assert cfg.net.tls.enable is False
 
@@ -235,9 +241,49 @@ class TestValidation:
 
     def test_heartbeat_must_be_shorter_than_session(self) -> None:
         cfg = Config()
-        cfg.group.heartbeat_interval = cfg.group.session_timeout
+        cfg.group.heartbeat_interval = CLASSIC_SESSION_TIMEOUT  # against the default session
         with pytest.raises(ConfigError, match=r"shorter than group\.session_timeout"):
             cfg.validate()
+
+    @pytest.mark.parametrize(
+        ("path", "value", "replacement"),
+        [
+            ("group.session_timeout", 30.0, "group.consumer.session.timeout.ms"),
+            ("group.heartbeat_interval", 1.0, "group.consumer.heartbeat.interval.ms"),
+            ("group.rebalance_strategy", RebalanceStrategy.RANGE, "group.remote_assignor"),
+        ],
+    )
+    def test_the_consumer_protocol_refuses_what_the_coordinator_owns(
+        self, path: str, value: object, replacement: str
+    ) -> None:
+        cfg = Config()
+        cfg.group.protocol = GroupProtocol.CONSUMER
+        set_path(cfg, path, value)
+        with pytest.raises(ConfigError) as caught:
+            cfg.validate()
+        assert caught.value.field == path
+        assert replacement in str(caught.value)
+        # The same setting is the classic protocol's to use, and AUTO's sign to use it.
+        for protocol in (GroupProtocol.CLASSIC, GroupProtocol.AUTO):
+            cfg.group.protocol = protocol
+            cfg.validate()
+            assert cfg.group.classic_settings == (path,)
+
+    def test_a_remote_assignor_needs_the_consumer_protocol(self) -> None:
+        cfg = Config()
+        cfg.group.remote_assignor = "range"
+        for protocol in (GroupProtocol.CONSUMER, GroupProtocol.AUTO):
+            cfg.group.protocol = protocol
+            cfg.validate()
+        cfg.group.protocol = GroupProtocol.CLASSIC
+        with pytest.raises(ConfigError, match="rebalance_strategy") as caught:
+            cfg.validate()
+        assert caught.value.field == "group.remote_assignor"
+        cfg.group.protocol = GroupProtocol.AUTO
+        cfg.group.session_timeout = 20.0  # classic-only: AUTO cannot tell which is meant
+        with pytest.raises(ConfigError, match="group.protocol") as caught:
+            cfg.validate()
+        assert caught.value.field == "group.remote_assignor"
 
     def test_fetch_default_may_not_exceed_max(self) -> None:
         cfg = Config()
@@ -431,6 +477,8 @@ class TestTransactionsAndGroups:
             ("producer.transaction_timeout", 0),
             ("group.instance_id", ""),
             ("group.protocol", "eager"),
+            ("group.remote_assignor", ""),
+            ("group.remote_assignor", 3),
             ("consumer.isolation", "serializable"),
         ],
     )

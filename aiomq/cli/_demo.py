@@ -147,7 +147,6 @@ async def run(url: str, forever: bool) -> None:
     config.key_codec = config.value_codec = "str"
     config.producer.return_successes = True
     config.group.return_notifications = True
-    config.group.heartbeat_interval = 0.5
     config.consumer.offsets.initial = Offset.NEWEST
     ctx, cancel = (background(), None) if forever else with_timeout(background(), DEADLINE)
     try:

@@ -32,7 +32,6 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..backends.base import TopicPartition
 from ..backends.consumer_protocol import (
     Assignment,
     Subscription,
@@ -43,17 +42,16 @@ from ..backends.consumer_protocol import (
 )
 from ..backends.group import JoinResult, Membership
 from ..errors import (
-    AiomqError,
     BrokerUnavailable,
     ConfigError,
     DecodeError,
     FencedInstanceId,
-    GroupError,
     InconsistentGroupProtocol,
     MemberIdRequired,
     RebalanceInProgress,
     StaleMember,
 )
+from ._actions import Assign, Fail, Lose, Partitions, Revoke
 from .assignors import Assignor
 
 __all__ = [
@@ -65,14 +63,13 @@ __all__ = [
     "Leave",
     "Lose",
     "Metadata",
+    "Partitions",
     "Revoke",
     "State",
     "Sync",
 ]
 
 PROTOCOL_TYPE = "consumer"
-
-Partitions = frozenset[TopicPartition]
 
 
 class State(enum.Enum):
@@ -122,41 +119,11 @@ class Sync:
 
 
 @dataclass(frozen=True, slots=True)
-class Revoke:
-    """Stop consuming ``partitions`` and commit their offsets (the generation is still
-    valid), then report ``callbacks_done``."""
-
-    partitions: Partitions
-
-
-@dataclass(frozen=True, slots=True)
-class Lose:
-    """Stop consuming ``partitions`` without committing (they may have a new owner
-    already), then report ``callbacks_done``."""
-
-    partitions: Partitions
-
-
-@dataclass(frozen=True, slots=True)
-class Assign:
-    """Start consuming ``partitions``, then report ``callbacks_done``."""
-
-    partitions: Partitions
-
-
-@dataclass(frozen=True, slots=True)
 class Leave:
     """Send LeaveGroup (best effort); report ``left``."""
 
     member_id: str
     instance_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Fail:
-    """Stop: ``error`` ends the member (the group reports it)."""
-
-    error: BaseException
 
 
 Action = Join | Metadata | Sync | Revoke | Lose | Assign | Leave | Fail
@@ -463,10 +430,3 @@ class ClassicMember:
         """Closing is complete."""
         self.state = State.LEFT
         self.generation = -1
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether a coordinator error is worth retrying after a pause (the rest are final)."""
-    return isinstance(error, BrokerUnavailable | RebalanceInProgress) or (
-        isinstance(error, AiomqError) and not isinstance(error, GroupError | ConfigError)
-    )

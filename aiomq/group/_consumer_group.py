@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -22,10 +23,10 @@ import anyio
 from anyio.abc import AsyncResource
 
 from .._session import Session
-from ..backends.base import EARLIEST, LATEST, CommittedOffset, Membership, TopicPartition
-from ..backends.group import GroupCoordinator
+from ..backends.base import EARLIEST, LATEST, Backend, CommittedOffset, Membership, TopicPartition
+from ..backends.group import ConsumerGroupCoordinator, GroupCoordinator
 from ..concurrency import Chan, ChanClosed, ErrGroup
-from ..config import Isolation, Offset
+from ..config import GroupConfig, GroupProtocol, Isolation, Offset, RebalanceStrategy
 from ..consumer._fetcher import FetchedBatch, PartitionFetcher
 from ..errors import (
     AiomqError,
@@ -36,8 +37,10 @@ from ..errors import (
     UnknownTopic,
 )
 from ..message import Message, validate_topic
-from ._classic import ClassicMember, Partitions
-from ._member import Member, Rebalance
+from ._actions import Partitions
+from ._classic import ClassicMember
+from ._consumer import ConsumerMember
+from ._member import ClassicDriver, ConsumerDriver, Member, Rebalance
 from .assignors import assignor_from
 
 __all__ = ["ConsumerGroup", "Notification", "NotificationType"]
@@ -123,22 +126,7 @@ class ConsumerGroup(AsyncResource):
         self._committed: dict[TopicPartition, CommittedOffset] = {}
         self._closed = False
         self._fatal: BaseException | None = None
-        strategy = config.group.rebalance_strategy
-        self._machine = ClassicMember(
-            group_id,
-            self.topics,
-            [assignor_from(strategy.value)],
-            instance_id=config.group.instance_id,
-        )
-        self._member = Member(
-            self._machine,
-            cast(GroupCoordinator, session.backend),
-            session,
-            self,
-            on_error=self._error,
-            on_rebalance=self._rebalanced,
-            on_rebalance_start=self._rebalance_started,
-        )
+        self._member: Member[Any] | None = None  # made when the group starts
         self._group: ErrGroup | None = None
         self._runner: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -167,7 +155,10 @@ class ConsumerGroup(AsyncResource):
             async with ErrGroup() as group:
                 self._group = group
                 self._started.set()
-                await group.go(self._member.run)
+                self._member = member = await self._make_member()
+                if self._closed:
+                    return
+                await group.go(member.run)
                 if self._session.config.consumer.offsets.auto_commit:
                     group.try_go(self._commit_every_interval)
         except BaseException as exc:
@@ -181,6 +172,37 @@ class ConsumerGroup(AsyncResource):
             self._done.set()
             with contextlib.suppress(ChanClosed):
                 self._batches.close()
+
+    async def _make_member(self) -> Member[Any]:
+        """The member for the protocol the configuration and the broker agree on."""
+        session = self._session
+        settings = session.config.group
+        callbacks: dict[str, Any] = {
+            "on_error": self._error,
+            "on_rebalance": self._rebalanced,
+            "on_rebalance_start": self._rebalance_started,
+        }
+        if await choose_protocol(settings, session.backend) is GroupProtocol.CONSUMER:
+            consumer = ConsumerMember(
+                self.group_id,
+                self.topics,
+                member_id=str(uuid.uuid4()),
+                rebalance_timeout=settings.rebalance_timeout,
+                instance_id=settings.instance_id,
+                server_assignor=settings.remote_assignor,
+            )
+            coordinator = cast(ConsumerGroupCoordinator, session.backend)
+            return ConsumerDriver(consumer, coordinator, session, self, **callbacks)
+        strategy = settings.rebalance_strategy or RebalanceStrategy.COOPERATIVE_STICKY
+        classic = ClassicMember(
+            self.group_id,
+            self.topics,
+            [assignor_from(strategy.value)],
+            instance_id=settings.instance_id,
+        )
+        return ClassicDriver(
+            classic, cast(GroupCoordinator, session.backend), session, self, **callbacks
+        )
 
     async def _commit_every_interval(self) -> None:
         interval = self._session.config.consumer.offsets.commit_interval
@@ -339,12 +361,21 @@ class ConsumerGroup(AsyncResource):
         marks = {tp: self._marks[tp] for tp in partitions if tp in self._marks}
         if not marks:
             return
-        membership = self._machine.membership
+        membership = self.metadata()
         if membership is None:
             raise RebalanceInProgress(f"group {self.group_id!r}: the member is rejoining")
         coordinator = cast(GroupCoordinator, self._session.backend)
         try:
-            await coordinator.commit_member_offsets(membership, marks)
+            try:
+                await coordinator.commit_member_offsets(membership, marks)
+            except StaleMember as exc:
+                # KIP-848: the epoch moved on while the commit was on its way (the member
+                # caught up with its assignment); the partitions are still ours, so commit
+                # again with the new epoch, as Java does.
+                fresh = self.metadata()
+                if exc.reason != "STALE_MEMBER_EPOCH" or fresh is None or fresh == membership:
+                    raise
+                await coordinator.commit_member_offsets(fresh, marks)
         except StaleMember:
             for tp in marks:
                 self._marks.pop(tp, None)
@@ -356,8 +387,10 @@ class ConsumerGroup(AsyncResource):
 
     def metadata(self) -> Membership | None:
         """The member's generation, id and instance id, for a transactional producer's
-        ``send_offsets`` (KIP-447; Java's ``ConsumerGroupMetadata``); None while rejoining."""
-        return self._machine.membership
+        ``send_offsets`` (KIP-447; Java's ``ConsumerGroupMetadata``); under the consumer
+        protocol the generation is the member epoch. None while rejoining."""
+        member = self._member
+        return None if member is None else member.membership
 
     @property
     def assignment(self) -> Partitions:
@@ -439,7 +472,8 @@ class ConsumerGroup(AsyncResource):
     async def _shutdown(self) -> None:
         runner = self._runner
         if runner is not None:
-            self._member.close()  # revokes (committing) and leaves, then run() returns
+            if self._member is not None:
+                self._member.close()  # revokes (committing) and leaves, then run() returns
             with anyio.move_on_after(self._session.config.group.rebalance_timeout + 5):
                 await self._done.wait()
             if not runner.done():
@@ -467,3 +501,29 @@ def _put_dropping_oldest(chan: Chan[Any], item: Any, what: str) -> None:
         log.warning("aiomq: group %s channel full, dropped %r", what, dropped)
     with contextlib.suppress(Exception):
         chan.send_nowait(item)
+
+
+async def choose_protocol(settings: GroupConfig, backend: Backend) -> GroupProtocol:
+    """The protocol a group speaks: ``settings.protocol``, with ``AUTO`` resolved against the
+    broker (``CONSUMER`` where it offers it and no classic-only setting is given).
+    ``ConfigError`` when ``CONSUMER`` (or ``remote_assignor``) is asked of a broker without
+    the consumer protocol."""
+    wanted = settings.protocol
+    if wanted is GroupProtocol.CLASSIC:
+        return wanted
+    offered = isinstance(backend, ConsumerGroupCoordinator) and (
+        await backend.supports_consumer_protocol()
+    )
+    if offered:
+        if wanted is GroupProtocol.AUTO and settings.classic_settings:
+            return GroupProtocol.CLASSIC
+        return GroupProtocol.CONSUMER
+    missing = "the broker does not offer Kafka 4's consumer group protocol (KIP-848)"
+    if wanted is GroupProtocol.CONSUMER:
+        raise ConfigError("group.protocol", f"{missing}; use CLASSIC or AUTO")
+    if settings.remote_assignor is not None:
+        raise ConfigError(
+            "group.remote_assignor",
+            f"{missing}, which assigns on the coordinator; use group.rebalance_strategy",
+        )
+    return GroupProtocol.CLASSIC

@@ -1,5 +1,6 @@
-"""Group membership end to end, on memory:// and Kafka: members driven by the classic state
-machine against each backend's coordinator.
+"""Group membership end to end, on memory:// and Kafka, over both group protocols: members
+driven by the classic state machine (cooperative-sticky or eager assignors) and by the
+consumer protocol's (KIP-848: the coordinator assigns) against each backend's coordinator.
 
 What a group promises and these check, at every step: no partition is ever owned by two
 members at once; every partition of the topic is owned once the group settles; with
@@ -11,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import cast
+from typing import Any, cast
 
 import anyio
 import pytest
 import pytest_asyncio
 
 from aiomq.backends.base import TopicPartition
-from aiomq.backends.group import GroupCoordinator
+from aiomq.backends.group import ConsumerGroupCoordinator, GroupCoordinator
 from aiomq.client import Client, connect
-from aiomq.config import Config, RebalanceStrategy
+from aiomq.config import Config, GroupProtocol, RebalanceStrategy
 from aiomq.group._classic import ClassicMember
-from aiomq.group._member import Member, Rebalance
+from aiomq.group._consumer import ConsumerMember
+from aiomq.group._member import ClassicDriver, ConsumerDriver, Member, Rebalance
 from aiomq.group.assignors import assignor_from
 from tests.java import Java
 
@@ -31,8 +33,14 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 Partitions = frozenset[TopicPartition]
 
 
-def group_config(url: str) -> Config:
+def group_config(url: str, protocol: GroupProtocol = GroupProtocol.CLASSIC) -> Config:
     config = Config()
+    config.group.protocol = protocol
+    if protocol is GroupProtocol.CONSUMER:
+        # The coordinator sets the session and the heartbeat interval (the test brokers'
+        # are short: see the conftest and the launcher's group.consumer.* settings).
+        config.group.rebalance_timeout = 10.0
+        return config
     config.group.heartbeat_interval = 0.1
     # Kafka's brokers refuse sessions under group.min.session.timeout.ms (6 s); memory://
     # brokers of these tests are lowered to allow quicker ones (see quick_sessions).
@@ -95,30 +103,46 @@ class _Listener:
 class Runner:
     """Members of one group, each with its own client, run as tasks."""
 
-    def __init__(self, url: str, topic: str, ownership: Ownership) -> None:
+    def __init__(self, url: str, topic: str, ownership: Ownership, protocol: GroupProtocol) -> None:
         self.url = url
+        self.protocol = protocol
         self.topic = topic
         self.group = f"g-{uuid.uuid4().hex[:12]}"
         self.ownership = ownership
-        self.members: dict[str, tuple[Client, Member, asyncio.Task[None]]] = {}
+        self.members: dict[str, tuple[Client, Member[Any], asyncio.Task[None]]] = {}
         self.rebalances: dict[str, list[Rebalance]] = {}
         self.errors: list[BaseException] = []
 
     async def start(
-        self, name: str, strategy: RebalanceStrategy, instance_id: str | None = None
+        self,
+        name: str,
+        strategy: RebalanceStrategy = RebalanceStrategy.COOPERATIVE_STICKY,
+        instance_id: str | None = None,
     ) -> None:
-        client = await connect(self.url, group_config(self.url))
-        machine = ClassicMember(
-            self.group, [self.topic], [assignor_from(strategy.value)], instance_id=instance_id
-        )
-        member = Member(
-            machine,
-            cast(GroupCoordinator, client.backend),
-            client._session,
-            self.ownership.listener(name),
-            on_error=self.errors.append,
-            on_rebalance=self.rebalances.setdefault(name, []).append,
-        )
+        """Start member ``name``; ``strategy`` is the classic protocol's assignor."""
+        client = await connect(self.url, group_config(self.url, self.protocol))
+        callbacks: dict[str, Any] = {
+            "on_error": self.errors.append,
+            "on_rebalance": self.rebalances.setdefault(name, []).append,
+        }
+        listener = self.ownership.listener(name)
+        member: Member[Any]
+        if self.protocol is GroupProtocol.CONSUMER:
+            machine = ConsumerMember(
+                self.group,
+                [self.topic],
+                member_id=uuid.uuid4().hex,
+                rebalance_timeout=10.0,
+                instance_id=instance_id,
+            )
+            coordinator = cast(ConsumerGroupCoordinator, client.backend)
+            member = ConsumerDriver(machine, coordinator, client._session, listener, **callbacks)
+        else:
+            classic = ClassicMember(
+                self.group, [self.topic], [assignor_from(strategy.value)], instance_id=instance_id
+            )
+            coordinator_ = cast(GroupCoordinator, client.backend)
+            member = ClassicDriver(classic, coordinator_, client._session, listener, **callbacks)
         task = asyncio.ensure_future(member.run())
         self.members[name] = (client, member, task)
 
@@ -143,12 +167,17 @@ class Runner:
             await self.stop(name)
 
 
+@pytest.fixture(params=[GroupProtocol.CLASSIC, GroupProtocol.CONSUMER], ids=str)
+def protocol(request: pytest.FixtureRequest) -> GroupProtocol:
+    return cast(GroupProtocol, request.param)
+
+
 @pytest_asyncio.fixture
-async def runner(backend_url: str) -> AsyncIterator[Runner]:
+async def runner(backend_url: str, protocol: GroupProtocol) -> AsyncIterator[Runner]:
     topic = f"grp-{uuid.uuid4().hex[:12]}"
     async with connect(backend_url) as admin_client, admin_client.admin() as admin:
         await admin.create_topic(topic, 6)
-    r = Runner(backend_url, topic, Ownership())
+    r = Runner(backend_url, topic, Ownership(), protocol)
     try:
         yield r
     finally:
@@ -194,6 +223,7 @@ async def test_scaling_one_two_three_two_one_revokes_only_what_moves(runner: Run
     assert o.owned_by("a") == frozenset((runner.topic, p) for p in range(6))
 
 
+@pytest.mark.parametrize("protocol", [GroupProtocol.CLASSIC], ids=str, indirect=True)
 async def test_eager_range_members_share_the_topic(runner: Runner) -> None:
     o = runner.ownership
     await runner.start("a", RebalanceStrategy.RANGE)
@@ -226,9 +256,14 @@ async def test_a_static_member_back_within_its_session_gets_its_partitions_witho
     await o.settle(balanced(o, ["a", "b"]))
     held = o.owned_by("b")
     rebalances_of_a = len(runner.rebalances["a"])
-    await runner.kill("b")  # a restart: the process goes without leaving
-    for tp in held:
-        del o.owner[tp]
+    if runner.protocol is GroupProtocol.CONSUMER:
+        # KIP-848: a static member that closes says it will be back (epoch -2); one that
+        # vanished holds its instance id until its session ends (UNRELEASED_INSTANCE_ID).
+        await runner.stop("b")
+    else:
+        await runner.kill("b")  # a restart: the process goes without leaving
+        for tp in held:
+            del o.owner[tp]
     await runner.start("b2", RebalanceStrategy.COOPERATIVE_STICKY, instance_id="b-1")
     await o.settle(lambda: o.owned_by("b2") == held)
     assert len(runner.rebalances["a"]) == rebalances_of_a  # a saw no rebalance at all
@@ -267,14 +302,15 @@ async def test_a_listener_that_raises_is_reported_and_the_member_goes_on(
 async def test_two_aiomq_members_and_a_java_consumer_share_the_topic(
     runner: Runner, java: Java
 ) -> None:
-    """A Java KafkaConsumer (kafka-clients, cooperative-sticky) in the same group: the three
-    split the partitions with no overlap; when it leaves, the aiomq members take its share."""
+    """A Java KafkaConsumer (kafka-clients; cooperative-sticky under the classic protocol,
+    ``group.protocol=consumer`` under KIP-848) in the same group: the three split the
+    partitions with no overlap; when it leaves, the aiomq members take its share."""
     o = runner.ownership
     everything = frozenset((runner.topic, p) for p in range(6))
     java_owned: set[TopicPartition] = set()
     left = asyncio.Event()
     bootstrap = runner.url.removeprefix("kafka://")
-    process = java.start("GroupMember", bootstrap, runner.group, runner.topic)
+    process = java.start("GroupMember", bootstrap, runner.group, runner.topic, str(runner.protocol))
 
     async def read() -> None:
         out = process.stdout

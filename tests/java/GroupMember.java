@@ -1,6 +1,7 @@
-// The reference group member: a kafka-clients KafkaConsumer of the classic protocol with the
-// CooperativeStickyAssignor, sharing a group with aiomq's members.
-// Usage: GroupMember <bootstrap> <group> <topic>
+// The reference group member: a kafka-clients KafkaConsumer sharing a group with aiomq's
+// members, of the classic protocol with the CooperativeStickyAssignor, or of the consumer
+// protocol (KIP-848: the coordinator assigns).
+// Usage: GroupMember <bootstrap> <group> <topic> [classic|consumer]
 // Prints "GEN <generation> <partitions owned>" (space-separated) from each rebalance callback,
 // and "LEFT" once closed, which leaves the group. Runs until a line arrives on stdin (or stdin
 // closes), polling all the while.
@@ -27,10 +28,13 @@ public class GroupMember {
     Properties p = new Properties();
     p.put("bootstrap.servers", a[0]);
     p.put("group.id", a[1]);
-    p.put("group.protocol", "classic");
-    p.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
-    p.put("session.timeout.ms", "10000");
-    p.put("heartbeat.interval.ms", "500");
+    String protocol = a.length > 3 ? a[3] : "classic";
+    p.put("group.protocol", protocol);
+    if (protocol.equals("classic")) {  // the consumer protocol refuses these: the broker's
+      p.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
+      p.put("session.timeout.ms", "10000");
+      p.put("heartbeat.interval.ms", "500");
+    }
     p.put("enable.auto.commit", "false");
     p.put("key.deserializer", ByteArrayDeserializer.class.getName());
     p.put("value.deserializer", ByteArrayDeserializer.class.getName());
