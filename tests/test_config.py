@@ -281,7 +281,7 @@ class TestValidation:
         assert caught.value.field == "group.remote_assignor"
         cfg.group.protocol = GroupProtocol.AUTO
         cfg.group.session_timeout = 20.0  # classic-only: AUTO cannot tell which is meant
-        with pytest.raises(ConfigError, match="group.protocol") as caught:
+        with pytest.raises(ConfigError, match=r"group\.protocol") as caught:
             cfg.validate()
         assert caught.value.field == "group.remote_assignor"
 
