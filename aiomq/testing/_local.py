@@ -251,6 +251,14 @@ class LocalKafka(KafkaBroker):
             "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
+            # Consumer-protocol groups (KIP-848) take their heartbeat interval and session
+            # timeout from the broker (defaults 5 s and 45 s, and the minimums are the same):
+            # members learn of a rebalance on their next heartbeat and a silent member is
+            # fenced after the session, so tests of either take seconds, not minutes.
+            "group.consumer.heartbeat.interval.ms": "500",
+            "group.consumer.min.heartbeat.interval.ms": "100",
+            "group.consumer.session.timeout.ms": "6000",
+            "group.consumer.min.session.timeout.ms": "1000",
             "auto.create.topics.enable": "true",
             # The transaction coordinator looks for transactions open past their timeout
             # every second (default 10 s), so a test of that abort takes seconds.

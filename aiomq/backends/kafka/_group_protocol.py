@@ -1,10 +1,12 @@
-"""The classic group protocol's requests, in the versions Kafka 4.1 and 2.3+ brokers answer.
+"""The group protocols' requests, in the versions Kafka 4.1 and 2.3+ brokers answer.
 
-JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit (with a member's generation and
-ids), ListGroups, DescribeGroups and DeleteGroups, as aiokafka ``Struct``/``Schema``
-layouts; each request goes at the newest version listed here that the connection's broker
-offers (its ApiVersions answer). aiokafka 0.14's own structs stop at JoinGroup v5,
-Heartbeat v1 (no instance id) and OffsetCommit v3.
+The classic protocol's JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit (with a
+member's generation and ids), ListGroups, DescribeGroups and DeleteGroups; the consumer
+group protocol's (KIP-848) ConsumerGroupHeartbeat and ConsumerGroupDescribe, with Metadata
+v12 to tell topic ids from names. All as aiokafka ``Struct``/``Schema`` layouts; each request
+goes at the newest version listed here that the connection's broker offers (its ApiVersions
+answer). aiokafka 0.14's own structs stop at JoinGroup v5, Heartbeat v1 (no instance id),
+OffsetCommit v3 and Metadata v5 (no topic ids), and it has no ``uuid`` type.
 
 Each builder function returns a request for ``Cluster.request``; its answer is the response
 struct, read by field name (``response.error_code``), with nested arrays as tuples. A
@@ -42,9 +44,30 @@ The Go counterpart is sarama's ``JoinGroupRequest``, ``SyncGroupRequest`` and fr
 #                    members [member_id, group_instance_id?, client_id, client_host,
 #                    metadata CB, assignment CB], authorized_operations i32]
 #   DeleteGroups v2  groups [CS]  -> throttle, results [group CS, error i16]
+#   Metadata v12     topics? [topic_id uuid, name CS?], allow_auto_topic_creation bool,
+#                    include_topic_authorized_operations bool
+#        answer      throttle, brokers [node_id i32, host, port i32, rack?], cluster_id?,
+#                    controller_id i32, topics [error i16, name?, topic_id uuid, is_internal
+#                    bool, partitions [error i16, partition i32, leader i32, leader_epoch i32,
+#                    replicas [i32], isr [i32], offline [i32]], authorized_operations i32]
+#   ConsumerGroupHeartbeat v0/v1  group, member_id, member_epoch i32, instance_id?, rack_id?,
+#                    rebalance_timeout_ms i32, subscribed_topic_names? [CS],
+#                    subscribed_topic_regex? (v1), server_assignor?,
+#                    topic_partitions? [topic_id uuid, partitions [i32]]
+#        answer      throttle, error i16, error_message?, member_id?, member_epoch i32,
+#                    heartbeat_interval_ms i32, assignment? {topic_partitions [topic_id uuid,
+#                    partitions [i32]]}   (a nullable struct)
+#   ConsumerGroupDescribe v0/v1  group_ids [CS], include_authorized_operations bool
+#        answer      throttle, groups [error i16, error_message?, group, state, group_epoch
+#                    i32, assignment_epoch i32, assignor, members [member_id, instance_id?,
+#                    rack_id?, member_epoch i32, client_id, client_host, subscribed [CS],
+#                    regex?, assignment {topics [topic_id uuid, name, partitions [i32]]},
+#                    target_assignment {same}, member_type i8 (v1)],
+#                    authorized_operations i32]
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from io import BytesIO
 from typing import Any
@@ -57,6 +80,7 @@ from aiokafka.protocol.types import (
     CompactArray,
     CompactBytes,
     CompactString,
+    Int8,
     Int16,
     Int32,
     Int64,
@@ -68,12 +92,19 @@ from aiokafka.protocol.types import (
 from ...errors import AiomqError
 
 __all__ = [
+    "CONSUMER_GROUP_DESCRIBE",
+    "CONSUMER_GROUP_HEARTBEAT",
+    "NO_TOPIC_ID",
+    "consumer_group_describe",
+    "consumer_group_heartbeat",
     "delete_groups",
     "describe_groups",
     "heartbeat",
     "join_group",
     "leave_group",
     "list_groups",
+    "topics_by_id",
+    "topics_by_name",
     "offset_commit",
     "sync_group",
 ]
@@ -100,6 +131,49 @@ class _Flexible(Schema):  # type: ignore[misc]  # aiokafka is untyped
             UnsignedVarInt32.decode(data)  # the tag
             data.seek(UnsignedVarInt32.decode(data), 1)  # its size: skip the value
         return values
+
+
+class _Uuid:
+    """Kafka's ``uuid`` (topic ids): 16 bytes, as ``uuid.UUID``; aiokafka has no such type."""
+
+    def encode(self, value: uuid.UUID) -> bytes:
+        return value.bytes
+
+    def decode(self, data: BytesIO) -> uuid.UUID:
+        raw = data.read(16)
+        if len(raw) != 16:
+            raise ValueError("Buffer underrun decoding a uuid")
+        return uuid.UUID(bytes=raw)
+
+    def repr(self, value: uuid.UUID) -> str:
+        return str(value)
+
+
+class _NullableStruct:
+    """A nullable struct field (flexible versions): int8 -1 for null, else 1 and the struct."""
+
+    def __init__(self, struct: Schema) -> None:
+        self._struct = struct
+
+    def encode(self, value: Sequence[Any] | None) -> bytes:
+        if value is None:
+            return Int8.encode(-1)  # type: ignore[no-any-return]
+        return Int8.encode(1) + self._struct.encode(value)  # type: ignore[no-any-return]
+
+    def decode(self, data: BytesIO) -> tuple[Any, ...] | None:
+        if Int8.decode(data) < 0:
+            return None
+        values: tuple[Any, ...] = self._struct.decode(data)
+        return values
+
+    def repr(self, value: Any) -> str:
+        return "None" if value is None else str(self._struct.repr(value))
+
+
+_UUID = _Uuid()
+
+NO_TOPIC_ID = uuid.UUID(int=0)
+"""Metadata v12's topic id of a topic asked for by name."""
 
 
 def _struct(base: Any, name: str, namespace: dict[str, Any]) -> Any:
@@ -607,3 +681,217 @@ def delete_groups(groups: Sequence[str]) -> Any:
     """DeleteGroups v2."""
     names = list(groups)
     return _DELETE_GROUPS.request(lambda v: [names])
+
+
+# -- Metadata (3), v12: topic ids ---------------------------------------------------------------
+
+_METADATA = _Api(
+    "Metadata",
+    3,
+    9,
+    {
+        12: (
+            _Flexible(
+                ("topics", CompactArray(_Flexible(("topic_id", _UUID), ("name", _CS)))),
+                ("allow_auto_topic_creation", Boolean),
+                ("include_topic_authorized_operations", Boolean),
+            ),
+            _Flexible(
+                ("throttle_time_ms", Int32),
+                (
+                    "brokers",
+                    CompactArray(
+                        _Flexible(("node_id", Int32), ("host", _CS), ("port", Int32), ("rack", _CS))
+                    ),
+                ),
+                ("cluster_id", _CS),
+                ("controller_id", Int32),
+                (
+                    "topics",
+                    CompactArray(
+                        _Flexible(
+                            ("error_code", Int16),
+                            ("name", _CS),
+                            ("topic_id", _UUID),
+                            ("is_internal", Boolean),
+                            (
+                                "partitions",
+                                CompactArray(
+                                    _Flexible(
+                                        ("error_code", Int16),
+                                        ("partition_index", Int32),
+                                        ("leader_id", Int32),
+                                        ("leader_epoch", Int32),
+                                        ("replica_nodes", CompactArray(Int32)),
+                                        ("isr_nodes", CompactArray(Int32)),
+                                        ("offline_replicas", CompactArray(Int32)),
+                                    )
+                                ),
+                            ),
+                            ("topic_authorized_operations", Int32),
+                        )
+                    ),
+                ),
+            ),
+        ),
+    },
+)
+
+
+def topics_by_name(names: Sequence[str]) -> Any:
+    """Metadata v12 (Kafka 3.1+) for topics by name, never creating one. Each topic of the
+    answer is ``(error_code, name, topic_id, ...)``; an unknown name answers error 3 and
+    ``NO_TOPIC_ID``."""
+    topics = [[NO_TOPIC_ID, name] for name in names]
+    return _METADATA.request(lambda v: [topics, False, False])
+
+
+def topics_by_id(ids: Sequence[uuid.UUID]) -> Any:
+    """Metadata v12 for topics by id; an unknown id answers error 100 and no name.
+
+    (A request naming topics both ways is answered for the ids only: Kafka 4.1 looks a
+    request's topics up by id as soon as one has an id.)"""
+    topics = [[topic_id, None] for topic_id in ids]
+    return _METADATA.request(lambda v: [topics, False, False])
+
+
+# -- ConsumerGroupHeartbeat (68) --------------------------------------------------------------
+
+CONSUMER_GROUP_HEARTBEAT = 68
+CONSUMER_GROUP_DESCRIBE = 69
+
+_TOPIC_PARTITIONS = CompactArray(
+    _Flexible(("topic_id", _UUID), ("partitions", CompactArray(Int32)))
+)
+
+
+def _heartbeat_request(regex: bool) -> _Flexible:
+    fields: list[tuple[str, Any]] = [
+        ("group_id", _CS),
+        ("member_id", _CS),
+        ("member_epoch", Int32),
+        ("instance_id", _CS),
+        ("rack_id", _CS),
+        ("rebalance_timeout_ms", Int32),
+        ("subscribed_topic_names", CompactArray(_CS)),
+    ]
+    if regex:
+        fields.append(("subscribed_topic_regex", _CS))
+    fields += [("server_assignor", _CS), ("topic_partitions", _TOPIC_PARTITIONS)]
+    return _Flexible(*fields)
+
+
+_HEARTBEAT_ANSWER = _Flexible(
+    ("throttle_time_ms", Int32),
+    ("error_code", Int16),
+    ("error_message", _CS),
+    ("member_id", _CS),
+    ("member_epoch", Int32),
+    ("heartbeat_interval_ms", Int32),
+    ("assignment", _NullableStruct(_Flexible(("topic_partitions", _TOPIC_PARTITIONS)))),
+)
+
+_CONSUMER_GROUP_HEARTBEAT = _Api(
+    "ConsumerGroupHeartbeat",
+    CONSUMER_GROUP_HEARTBEAT,
+    0,
+    {
+        0: (_heartbeat_request(False), _HEARTBEAT_ANSWER),
+        1: (_heartbeat_request(True), _HEARTBEAT_ANSWER),
+    },
+)
+
+
+def consumer_group_heartbeat(
+    group: str,
+    member_id: str,
+    member_epoch: int,
+    instance_id: str | None,
+    rebalance_timeout_ms: int,
+    subscribed_topics: Sequence[str] | None,
+    server_assignor: str | None,
+    owned: Sequence[tuple[uuid.UUID, Sequence[int]]] | None,
+) -> Any:
+    """ConsumerGroupHeartbeat v1 (v0 on Kafka 3.7-3.9). ``rebalance_timeout_ms`` -1 and the
+    None fields mean "unchanged". v1 members make their own id (KIP-1082); a v0 member joins
+    (epoch 0) with ``""`` and the coordinator gives it one, so ``member_id`` is sent as
+    ``""`` at epoch 0 on v0."""
+    topics = None if subscribed_topics is None else list(subscribed_topics)
+    partitions = None if owned is None else [[tid, list(parts)] for tid, parts in owned]
+
+    def values(version: int) -> list[Any]:
+        sent_id = "" if version == 0 and member_epoch == 0 else member_id
+        head = [group, sent_id, member_epoch, instance_id, None, rebalance_timeout_ms, topics]
+        regex = [None] if version >= 1 else []
+        return [*head, *regex, server_assignor, partitions]
+
+    return _CONSUMER_GROUP_HEARTBEAT.request(values)
+
+
+# -- ConsumerGroupDescribe (69) ---------------------------------------------------------------
+
+_DESCRIBED_ASSIGNMENT = _Flexible(
+    (
+        "topic_partitions",
+        CompactArray(
+            _Flexible(("topic_id", _UUID), ("topic_name", _CS), ("partitions", CompactArray(Int32)))
+        ),
+    )
+)
+
+
+def _describe_answer(member_type: bool) -> _Flexible:
+    member: list[tuple[str, Any]] = [
+        ("member_id", _CS),
+        ("instance_id", _CS),
+        ("rack_id", _CS),
+        ("member_epoch", Int32),
+        ("client_id", _CS),
+        ("client_host", _CS),
+        ("subscribed_topic_names", CompactArray(_CS)),
+        ("subscribed_topic_regex", _CS),
+        ("assignment", _DESCRIBED_ASSIGNMENT),
+        ("target_assignment", _DESCRIBED_ASSIGNMENT),
+    ]
+    if member_type:
+        member.append(("member_type", Int8))  # -1 unknown, 0 classic, 1 consumer
+    return _Flexible(
+        ("throttle_time_ms", Int32),
+        (
+            "groups",
+            CompactArray(
+                _Flexible(
+                    ("error_code", Int16),
+                    ("error_message", _CS),
+                    ("group_id", _CS),
+                    ("group_state", _CS),
+                    ("group_epoch", Int32),
+                    ("assignment_epoch", Int32),
+                    ("assignor_name", _CS),
+                    ("members", CompactArray(_Flexible(*member))),
+                    ("authorized_operations", Int32),
+                )
+            ),
+        ),
+    )
+
+
+_DESCRIBE_REQUEST = _Flexible(
+    ("group_ids", CompactArray(_CS)), ("include_authorized_operations", Boolean)
+)
+
+_CONSUMER_GROUP_DESCRIBE = _Api(
+    "ConsumerGroupDescribe",
+    CONSUMER_GROUP_DESCRIBE,
+    0,
+    {
+        0: (_DESCRIBE_REQUEST, _describe_answer(False)),
+        1: (_DESCRIBE_REQUEST, _describe_answer(True)),
+    },
+)
+
+
+def consumer_group_describe(groups: Sequence[str]) -> Any:
+    """ConsumerGroupDescribe v1 (v0 on Kafka 3.7-3.9: no member type)."""
+    names = list(groups)
+    return _CONSUMER_GROUP_DESCRIBE.request(lambda v: [names, False])
