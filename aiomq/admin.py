@@ -44,13 +44,20 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class MemberInfo:
-    """A member of a group: its ids, client, host and the partitions assigned to it."""
+    """A member of a group: its ids, client, host and the partitions assigned to it.
+
+    In a consumer group (KIP-848) also its ``epoch`` and ``target``, the partitions the
+    coordinator means it to own; ``assignment`` and ``target`` differ while it reconciles.
+    In a classic group ``epoch`` is -1 and ``target`` equals ``assignment``.
+    """
 
     member_id: str
     instance_id: str | None
     client_id: str
     host: str
     assignment: frozenset[TopicPartition] = frozenset()
+    epoch: int = -1
+    target: frozenset[TopicPartition] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +65,23 @@ class GroupInfo:
     """A consumer group as ``Admin.describe_group`` reports it (sarama's
     ``GroupDescription`` with the group's offsets, as ``kafka-consumer-groups --describe``).
 
-    ``state`` is Kafka's (``Empty``, ``PreparingRebalance``, ``CompletingRebalance``,
-    ``Stable``, ``Dead`` for a group nobody knows); ``offsets`` the committed offset of every
+    ``group_type`` says which protocol the group speaks: ``"classic"`` (``state`` one of
+    ``Empty``, ``PreparingRebalance``, ``CompletingRebalance``, ``Stable``, or ``Dead`` for a
+    group nobody knows; ``assignor`` the one its leader ran) or ``"consumer"`` (KIP-848:
+    ``state`` one of ``Empty``, ``Assigning``, ``Reconciling``, ``Stable``; ``assignor`` the
+    coordinator's; ``epoch`` the group epoch). ``offsets`` is the committed offset of every
     partition the group committed; ``lag`` how many records each of them has past it (the
     partition's high watermark minus the committed offset).
     """
 
     group: str
     state: str
-    protocol: str = ""
+    assignor: str = ""
     members: tuple[MemberInfo, ...] = ()
     offsets: Mapping[TopicPartition, CommittedOffset] = field(default_factory=dict)
     lag: Mapping[TopicPartition, int] = field(default_factory=dict)
+    group_type: str = "classic"
+    epoch: int = -1
 
 
 class Admin(AsyncResource):
@@ -163,12 +175,24 @@ class Admin(AsyncResource):
         description = await coordinator.describe_group(group)
         members = []
         for m in description.members:
-            try:
-                assigned = frozenset(decode_assignment(m.assignment).partitions)
-            except DecodeError:
-                assigned = frozenset()  # not a consumer's assignment: another protocol type
+            if description.group_type == "consumer":
+                assigned, target = m.assigned, m.target
+            else:
+                try:
+                    assigned = frozenset(decode_assignment(m.assignment).partitions)
+                except DecodeError:
+                    assigned = frozenset()  # not a consumer's assignment: another type
+                target = assigned
             members.append(
-                MemberInfo(m.member_id, m.instance_id, m.client_id, m.client_host, assigned)
+                MemberInfo(
+                    m.member_id,
+                    m.instance_id,
+                    m.client_id,
+                    m.client_host,
+                    assigned,
+                    m.member_epoch,
+                    target,
+                )
             )
         offsets = await coordinator.group_offsets(group)
         return GroupInfo(
@@ -178,6 +202,8 @@ class Admin(AsyncResource):
             tuple(members),
             offsets,
             await self._lag(offsets),
+            description.group_type,
+            description.group_epoch,
         )
 
     async def _lag(

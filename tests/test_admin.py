@@ -13,7 +13,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from aiomq.admin import Admin, PartitionInfo, TopicExists, TopicInfo
 from aiomq.client import Client, connect
-from aiomq.config import Config, Offset
+from aiomq.config import Config, GroupProtocol, Offset
 from aiomq.errors import AiomqError, ClosedError, GroupNotEmpty, UnknownTopic
 from tests.backends.common import BACKENDS, backend_urls
 
@@ -122,12 +122,15 @@ class TestTopics:
 
 
 class TestGroups:
+    @pytest.mark.parametrize("protocol", [GroupProtocol.CLASSIC, GroupProtocol.CONSUMER], ids=str)
     async def test_describe_list_reset_and_delete_a_group(
-        self, backend_url: str, topic: str
+        self, backend_url: str, topic: str, protocol: GroupProtocol
     ) -> None:
         topic_name = topic
         config = Config()
-        config.group.heartbeat_interval = 0.2
+        config.group.protocol = protocol
+        if protocol is GroupProtocol.CLASSIC:
+            config.group.heartbeat_interval = 0.2
         config.consumer.offsets.initial = Offset.OLDEST
         group_id = f"g-{topic_name}"
         async with connect(backend_url, config) as client, client.admin() as admin:
@@ -146,8 +149,16 @@ class TestGroups:
                 await group.commit()
                 info = await admin.describe_group(group_id)
                 assert info.state == "Stable"
+                assert info.group_type == str(protocol)
                 [member] = info.members
                 assert member.assignment == {(topic_name, 0), (topic_name, 1)}
+                assert member.target == member.assignment
+                if protocol is GroupProtocol.CONSUMER:
+                    assert info.assignor == "uniform"  # the coordinator's default
+                    assert member.epoch == info.epoch > 0
+                    membership = group.metadata()
+                    assert membership is not None
+                    assert membership.generation == member.epoch
                 with pytest.raises(GroupNotEmpty):
                     await admin.reset_offsets(group_id, topic_name, Offset.OLDEST)
                 with pytest.raises(GroupNotEmpty):
@@ -157,7 +168,8 @@ class TestGroups:
             assert info.members == ()
             assert sum(o.offset for o in info.offsets.values()) == 6
             assert sum(info.lag.values()) == 4
-            assert group_id in [g.group for g in await admin.list_groups()]
+            [listed] = [g for g in await admin.list_groups() if g.group == group_id]
+            assert listed.group_type == str(protocol)
             reset = await admin.reset_offsets(group_id, topic_name, Offset.NEWEST)
             assert {tp: o.offset for tp, o in reset.items()} == {
                 (topic_name, 0): 5,

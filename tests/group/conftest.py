@@ -4,10 +4,12 @@ compare with Kafka's Java client."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
 from aiomq.backends.memory import broker
+from aiomq.config import GroupProtocol
 from tests.backends.common import BACKENDS, backend_urls
 from tests.java import java, kafka_libs  # noqa: F401  (the Java reference fixtures)
 
@@ -20,3 +22,16 @@ def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
         if url.startswith("memory://"):
             broker(url.removeprefix("memory://")).groups_coordinator.min_session_timeout = 0.1
         yield url
+
+
+BOTH_PROTOCOLS = pytest.mark.parametrize(
+    "protocol", [GroupProtocol.CLASSIC, GroupProtocol.CONSUMER], ids=str, indirect=True
+)
+"""Run a test over the classic group protocol and the consumer protocol (KIP-848)."""
+
+
+@pytest.fixture
+def protocol(request: pytest.FixtureRequest) -> GroupProtocol:
+    """The group protocol of a test's members: ``AUTO`` (what users get by default: the
+    consumer protocol on memory:// and Kafka 4) unless the test runs ``BOTH_PROTOCOLS``."""
+    return cast(GroupProtocol, getattr(request, "param", GroupProtocol.AUTO))

@@ -15,21 +15,26 @@ import pytest_asyncio
 from aiomq.backends.base import CommittedOffset
 from aiomq.backends.group import GroupCoordinator
 from aiomq.client import Client, connect
-from aiomq.config import Config, Isolation, Offset
+from aiomq.config import Config, GroupProtocol, Isolation, Offset
 from aiomq.consumer._fetcher import RecordDecodeError
 from aiomq.errors import ConfigError, StaleMember
 from aiomq.group import ConsumerGroup, NotificationType
 from aiomq.message import Message
+from tests.group.conftest import BOTH_PROTOCOLS
+from tests.polling import until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 
-def config_for(url: str) -> Config:
+def config_for(url: str, protocol: GroupProtocol = GroupProtocol.AUTO) -> Config:
     config = Config()
-    config.group.heartbeat_interval = 0.1
-    # Kafka's brokers refuse sessions under group.min.session.timeout.ms (6 s); memory://
-    # brokers of these tests are lowered to allow quicker ones (see quick_sessions).
-    config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
+    config.group.protocol = protocol
+    if protocol is GroupProtocol.CLASSIC:
+        config.group.heartbeat_interval = 0.1
+        # Kafka's brokers refuse sessions under group.min.session.timeout.ms (6 s); memory://
+        # brokers of these tests are lowered to allow quicker ones (see the conftest).
+        config.group.session_timeout = 6.0 if url.startswith("kafka") else 1.0
+    # Under the consumer protocol the coordinator sets both: the test brokers' are short.
     config.group.rebalance_timeout = 10.0
     config.consumer.offsets.initial = Offset.OLDEST
     config.consumer.max_wait = 0.2
@@ -38,8 +43,8 @@ def config_for(url: str) -> Config:
 
 
 @pytest_asyncio.fixture
-async def client(backend_url: str) -> AsyncIterator[Client]:
-    async with connect(backend_url, config_for(backend_url)) as opened:
+async def client(backend_url: str, protocol: GroupProtocol) -> AsyncIterator[Client]:
+    async with connect(backend_url, config_for(backend_url, protocol)) as opened:
         yield opened
 
 
@@ -71,6 +76,7 @@ async def take(group: ConsumerGroup, count: int, mark: bool = True) -> list[Mess
     return out
 
 
+@BOTH_PROTOCOLS
 async def test_consumes_in_partition_order_and_resumes_after_a_clean_stop(
     client: Client, topic: str, group_id: str, backend_url: str
 ) -> None:
@@ -95,6 +101,7 @@ async def test_consumes_in_partition_order_and_resumes_after_a_clean_stop(
     assert sorted(int(m.value) for m in second) == list(range(100, 140))
 
 
+@BOTH_PROTOCOLS
 async def test_notifications_report_the_rebalance(
     client: Client, topic: str, group_id: str
 ) -> None:
@@ -111,6 +118,7 @@ async def test_notifications_report_the_rebalance(
         assert group.assignment == ok.current
 
 
+@BOTH_PROTOCOLS
 async def test_marks_are_committed_every_interval(
     client: Client, topic: str, group_id: str
 ) -> None:
@@ -131,6 +139,7 @@ async def test_marks_are_committed_every_interval(
         assert await group.lag() == {(topic, 0): 3}
 
 
+@BOTH_PROTOCOLS
 async def test_a_commit_from_a_stale_generation_is_refused(
     client: Client, topic: str, group_id: str
 ) -> None:
@@ -150,15 +159,69 @@ async def test_a_commit_from_a_stale_generation_is_refused(
     assert committed.get((topic, 0)) != CommittedOffset(5)
 
 
-async def test_many_members_consume_everything_at_least_once_when_one_is_killed(
-    backend_url: str, topic: str, group_id: str
+@pytest.mark.parametrize("protocol", [GroupProtocol.CONSUMER], ids=str, indirect=True)
+async def test_a_member_fenced_for_missing_heartbeats_cannot_commit_and_joins_again(
+    client: Client, topic: str, group_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with connect(backend_url, config_for(backend_url)) as setup:
+    """A member whose heartbeats stop getting through (a stalled process, a partition) is
+    removed when its session ends; what it commits from then on is refused, and once it can
+    talk to the coordinator again it loses its partitions and joins afresh."""
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 2)
+    await produce(client, topic, 0, 4, partitions=2)
+    backend = client.backend
+    kind = type(backend)
+    real = kind.consumer_group_heartbeat  # type: ignore[attr-defined]
+    stalled = asyncio.Event()
+    released = asyncio.Event()
+
+    async def heartbeat(self: object, *args: object, **kwargs: object) -> object:
+        if self is backend and stalled.is_set():
+            await released.wait()
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(kind, "consumer_group_heartbeat", heartbeat)
+    async with client.group(group_id, [topic]) as group, client.admin() as admin:
+        first = await take(group, 1)
+        fenced = group.metadata()
+        assert fenced is not None
+        stalled.set()
+        try:
+
+            async def removed() -> bool:
+                members = (await admin.describe_group(group_id)).members
+                return all(m.member_id != fenced.member_id for m in members)
+
+            await until(removed, 30)  # the test brokers' sessions are a few seconds
+            with pytest.raises(StaleMember):
+                await group.commit()
+            coordinator = cast(GroupCoordinator, backend)
+            with pytest.raises(StaleMember):
+                await coordinator.commit_member_offsets(fenced, {(topic, 0): CommittedOffset(3)})
+        finally:
+            released.set()
+        # Fenced: its partitions were lost, nothing it marked was committed, so the group
+        # reads them again from the start once it has joined again with the same id.
+        again = await take(group, 4)
+        rejoined = group.metadata()
+        assert rejoined is not None
+        assert rejoined.member_id == fenced.member_id
+    assert sorted(int(m.value) for m in again) == [0, 1, 2, 3]
+    assert int(first[0].value) in {0, 1}
+    committed = await backend.committed_offsets(group_id, [(topic, 0), (topic, 1)])
+    assert committed.get((topic, 0)) != CommittedOffset(3)
+
+
+@BOTH_PROTOCOLS
+async def test_many_members_consume_everything_at_least_once_when_one_is_killed(
+    backend_url: str, topic: str, group_id: str, protocol: GroupProtocol
+) -> None:
+    async with connect(backend_url, config_for(backend_url, protocol)) as setup:
         async with setup.admin() as admin:
             await admin.create_topic(topic, 6)
         await produce(setup, topic, 0, 600, partitions=6)
         seen: set[int] = set()
-        clients = [await connect(backend_url, config_for(backend_url)) for _ in range(3)]
+        clients = [await connect(backend_url, config_for(backend_url, protocol)) for _ in range(3)]
         try:
             groups = [c.group(group_id, [topic]) for c in clients]
 

@@ -26,9 +26,10 @@ from aiomq.group._classic import ClassicMember
 from aiomq.group._consumer import ConsumerMember
 from aiomq.group._member import ClassicDriver, ConsumerDriver, Member, Rebalance
 from aiomq.group.assignors import assignor_from
+from tests.group.conftest import BOTH_PROTOCOLS
 from tests.java import Java
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120), BOTH_PROTOCOLS]
 
 Partitions = frozenset[TopicPartition]
 
@@ -165,11 +166,6 @@ class Runner:
     async def aclose(self) -> None:
         for name in list(self.members):
             await self.stop(name)
-
-
-@pytest.fixture(params=[GroupProtocol.CLASSIC, GroupProtocol.CONSUMER], ids=str)
-def protocol(request: pytest.FixtureRequest) -> GroupProtocol:
-    return cast(GroupProtocol, request.param)
 
 
 @pytest_asyncio.fixture
