@@ -9,13 +9,14 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+import trio
 
 from aiomq.admin import Admin
 from aiomq.backends import MemoryBackend, broker, drop_broker, parse_bootstrap
 from aiomq.client import Client, connect
 from aiomq.codecs import StrCodec
 from aiomq.config import Config
-from aiomq.errors import BrokerUnavailable, ClosedError, ConfigError, UnknownTopic
+from aiomq.errors import AiomqError, BrokerUnavailable, ClosedError, ConfigError, UnknownTopic
 from aiomq.partitioner import HashPartitioner, murmur2
 
 # A client that fails to close something fails its test by name instead of hanging it.
@@ -313,3 +314,17 @@ async def test_repr_says_the_state(url: str) -> None:
     assert late.closed
     with pytest.raises(ClosedError):
         await late.list_topics()
+
+
+def test_connect_under_trio_is_a_clear_aiomq_error() -> None:
+    """Messaging is asyncio's; under trio connecting fails at once with an error that says
+    so (not an asyncio error from deep inside aiokafka)."""
+
+    async def main() -> None:
+        with pytest.raises(AiomqError, match="asyncio, not trio"):
+            connect("memory://")
+        with pytest.raises(AiomqError, match="asyncio, not trio"):
+            async with Client("memory://"):
+                pass  # pragma: no cover
+
+    trio.run(main)
