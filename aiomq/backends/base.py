@@ -36,6 +36,7 @@ __all__ = [
     "TopicPartition",
     "TransactionalProducer",
     "check_commit",
+    "check_consumer_heartbeat",
     "check_fetch_arguments",
     "check_flag",
     "check_group",
@@ -721,3 +722,70 @@ def _topic_partition(pair: object) -> None:
         raise ConfigError("partitions", f"must be (topic, partition) pairs, not {pair!r}")
     check_topic(pair[0])
     check_partition(pair[1])
+
+
+def check_consumer_heartbeat(
+    member_id: object,
+    member_epoch: object,
+    instance_id: object,
+    rebalance_timeout: object,
+    subscribed_topics: object,
+    server_assignor: object,
+    owned: object,
+) -> tuple[tuple[str, ...] | None, dict[str, tuple[int, ...]] | None]:
+    """Check ``ConsumerGroupCoordinator.consumer_group_heartbeat``'s arguments; return the
+    subscribed topics and the owned partitions, sorted and without repeats (None where not
+    given).
+
+    ``ConfigError`` naming the argument: ``member_id`` (a non-empty ``str``),
+    ``member_epoch`` (an int from -2 to ``2**31 - 1``), ``instance_id`` (None or a
+    non-empty ``str``), ``group.rebalance_timeout`` (None or 1 ms to ``2**31 - 1`` ms),
+    ``subscribed_topics`` (None or a sequence of topic names), ``group.remote_assignor``
+    (None or a non-empty ``str``; whether the coordinator has it is the coordinator's to
+    say), ``owned`` (None or topic names mapped to partitions). What the protocol asks of
+    their combination (a join sends a rebalance timeout, ...) is the coordinator's to say.
+    """
+    check_string("member_id", member_id, empty=False)
+    _int("member_epoch", member_epoch, -2, INT32_MAX)
+    if instance_id is not None:
+        check_string("instance_id", instance_id, empty=False)
+    if rebalance_timeout is not None:
+        if isinstance(rebalance_timeout, bool) or not isinstance(rebalance_timeout, int | float):
+            raise ConfigError(
+                "group.rebalance_timeout",
+                f"must be a number of seconds, not {type(rebalance_timeout).__name__}",
+            )
+        if not 0.001 <= rebalance_timeout <= INT32_MAX / 1000:  # NaN fails this too
+            raise ConfigError(
+                "group.rebalance_timeout",
+                f"must be between 0.001 and {INT32_MAX / 1000} s, not {rebalance_timeout}",
+            )
+    if server_assignor is not None:
+        check_string("group.remote_assignor", server_assignor, empty=False)
+    topics = None
+    if subscribed_topics is not None:
+        if not isinstance(subscribed_topics, Sequence | Set) or isinstance(
+            subscribed_topics, str | bytes
+        ):
+            raise ConfigError(
+                "subscribed_topics",
+                f"must be a sequence of topic names, not {type(subscribed_topics).__name__}",
+            )
+        topics = tuple(sorted({check_topic(topic) for topic in subscribed_topics}))
+    holding = None
+    if owned is not None:
+        if not isinstance(owned, Mapping):
+            raise ConfigError(
+                "owned", f"must map topic names to partitions, not {type(owned).__name__}"
+            )
+        holding = {}
+        for topic, partitions in owned.items():
+            check_topic(topic)
+            if not isinstance(partitions, Sequence | Set) or isinstance(partitions, str | bytes):
+                raise ConfigError(
+                    "owned", f"{topic!r}: must be a sequence of partitions, not {partitions!r}"
+                )
+            for partition in partitions:
+                _int("owned", partition, 0, INT32_MAX)
+            holding[topic] = tuple(sorted(set(partitions)))
+    return topics, holding

@@ -7,9 +7,12 @@ contract suite. sarama ships ``MockBroker`` for its own tests, scripted response
 response; this is a working broker instead, the embedded default of ``aiomq demo``, the
 examples and users' unit tests.
 
-Four modules: ``_log`` (a topic's partitions, records, offsets and retention, and what
+The modules: ``_log`` (a topic's partitions, records, offsets and retention, and what
 transactions left in them), ``_transactions`` (the transaction coordinator: producer ids,
-epochs, open transactions and their deadlines), ``_broker`` (``MemoryBroker``: named
+epochs, open transactions and their deadlines), ``_coordinator`` (the classic group
+coordinator), ``_consumer_groups`` (the coordinator of Kafka 4's consumer group protocol,
+KIP-848), with ``_reconcile`` (how a member moves to its target assignment) and
+``_server_assignors`` (``uniform`` and ``range``), ``_broker`` (``MemoryBroker``: named
 brokers, their topics, group offsets and transactions) and ``_backend`` (``MemoryBackend``:
 the ``Backend`` operations and parked fetches; ``MemoryTransactionalProducer``).
 """

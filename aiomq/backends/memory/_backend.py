@@ -35,7 +35,7 @@ from ..base import (
     check_group,
     check_offset,
 )
-from ..group import GroupDescription, GroupListing, JoinResult
+from ..group import GroupDescription, GroupListing, HeartbeatAnswer, JoinResult
 from ._broker import MemoryBroker
 from ._transactions import ProducerKey
 
@@ -271,8 +271,10 @@ class MemoryBackend:
         protocols: Sequence[tuple[str, bytes]],
         reason: str | None = None,
     ) -> JoinResult:
-        """JoinGroup (``GroupCoordinator.join_group``)."""
+        """JoinGroup (``GroupCoordinator.join_group``); ``GroupError`` for a consumer group
+        (KIP-848) that has members."""
         check_group(group)
+        self._check().consumer_coordinator.release(group)
         result = await self._check().groups_coordinator.join_group(
             group,
             member_id=member_id,
@@ -349,6 +351,7 @@ class MemoryBackend:
         """Every group the broker knows, members or committed offsets (``GroupCoordinator``)."""
         broker = self._check()
         listed = {g.group: g for g in broker.groups_coordinator.list_groups()}
+        listed.update((g.group, g) for g in broker.consumer_coordinator.list_groups())
         for name in broker.groups():
             listed.setdefault(name, GroupListing(name, "Empty", ""))
         await checkpoint()
@@ -358,7 +361,9 @@ class MemoryBackend:
         """The group's state and members (``GroupCoordinator``)."""
         check_group(group)
         broker = self._check()
-        description = broker.groups_coordinator.describe_group(group)
+        description = broker.consumer_coordinator.describe_group(group)
+        if description is None:
+            description = broker.groups_coordinator.describe_group(group)
         if description.state == "Dead" and group in broker.groups():
             description = GroupDescription(group, "Empty", "", "")
         await checkpoint()
@@ -368,6 +373,44 @@ class MemoryBackend:
         """Delete a group without members and its offsets (``GroupCoordinator``)."""
         self._check().delete_group(group)
         await checkpoint()
+
+    # -- the consumer group protocol (ConsumerGroupCoordinator) -----------------------------
+
+    async def supports_consumer_protocol(self) -> bool:
+        """The broker's ``consumer_coordinator.consumer_protocol`` setting (True by default;
+        False is a broker without KIP-848, as Kafka before 4.0)."""
+        result = self._check().consumer_coordinator.consumer_protocol
+        await checkpoint()
+        return result
+
+    async def consumer_group_heartbeat(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        member_epoch: int,
+        instance_id: str | None = None,
+        rebalance_timeout: float | None = None,
+        subscribed_topics: Sequence[str] | None = None,
+        server_assignor: str | None = None,
+        owned: Mapping[str, Sequence[int]] | None = None,
+    ) -> HeartbeatAnswer:
+        """ConsumerGroupHeartbeat (``ConsumerGroupCoordinator.consumer_group_heartbeat``),
+        answered by the broker's ``consumer_coordinator``."""
+        check_group(group)
+        answer = self._check().consumer_coordinator.heartbeat(
+            group,
+            member_id=member_id,
+            member_epoch=member_epoch,
+            instance_id=instance_id,
+            rebalance_timeout=rebalance_timeout,
+            subscribed_topics=subscribed_topics,
+            server_assignor=server_assignor,
+            owned=owned,
+            client_id=self._client_id,
+        )
+        await checkpoint()
+        return answer
 
     async def transactional_producer(
         self, transactional_id: str, *, transaction_timeout: float

@@ -36,6 +36,7 @@ from ..base import (
     check_transaction_timeout,
     check_transactional_id,
 )
+from ._consumer_groups import ConsumerCoordinator
 from ._coordinator import Coordinator
 from ._log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog, TopicLog, check_topic_config
 from ._transactions import DEFAULT_TRANSACTION_MAX_TIMEOUT, ProducerKey, TransactionCoordinator
@@ -72,8 +73,11 @@ class MemoryBroker:
     ``message.timestamp.before.max.ms``) overrides them. ``transaction_max_timeout`` (900 s,
     Kafka's ``transaction.max.timeout.ms``) bounds the timeout a transactional producer may
     ask for; ``transactions`` is the transaction coordinator (producer ids, epochs, the
-    transactions open and their deadlines); ``groups`` the group coordinator (members,
-    generations, assignments).
+    transactions open and their deadlines); ``groups_coordinator`` the classic group
+    coordinator (members, generations, assignments) and ``consumer_coordinator`` the one of
+    Kafka 4's consumer group protocol (KIP-848; its settings ``consumer_session_timeout``,
+    ``consumer_heartbeat_interval`` and ``consumer_protocol`` are there). A group id is a
+    classic group or a consumer group, never both; its committed offsets are the broker's.
 
     Every public method checks its arguments first with ``aiomq.backends.base``'s checks, as
     the backend operations do, and changes nothing when one is bad. Unlike Kafka, retention
@@ -85,6 +89,7 @@ class MemoryBroker:
         "_groups",
         "_topics",
         "auto_create_topics",
+        "consumer_coordinator",
         "groups_coordinator",
         "max_message_bytes",
         "name",
@@ -109,6 +114,9 @@ class MemoryBroker:
         self.transaction_max_timeout = DEFAULT_TRANSACTION_MAX_TIMEOUT
         self.transactions = TransactionCoordinator()
         self.groups_coordinator = Coordinator()
+        self.consumer_coordinator = ConsumerCoordinator(
+            self.groups_coordinator, self._partition_count
+        )
 
     def __repr__(self) -> str:
         return f"<MemoryBroker {self.name!r} topics={len(self._topics)}>"
@@ -178,6 +186,10 @@ class MemoryBroker:
     def partition_log(self, topic: str, partition: int) -> PartitionLog:
         """One partition's log, for the backend's fetches. ``UnknownTopic``; never creates."""
         return self._partition(check_topic(topic), check_partition(partition))
+
+    def _partition_count(self, name: str) -> int | None:
+        topic = self._topics.get(name)
+        return None if topic is None else len(topic.partitions)
 
     def _topic(self, name: str, allow_create: bool) -> TopicLog:
         topic = self._topics.get(name)
@@ -309,7 +321,7 @@ class MemoryBroker:
         check_group(group)
         self._check_offsets(offsets)
         # Kafka refuses a commit outside group management while the group has members.
-        self.groups_coordinator.check_commit(group, None)
+        self._check_commit(group, None)
         self._groups.setdefault(group, {}).update(offsets)
 
     def commit_member_offsets(
@@ -326,10 +338,11 @@ class MemoryBroker:
         """Delete a group without members and its committed offsets (Kafka's DeleteGroups).
         ``GroupNotEmpty`` while it has members; ``GroupError`` for a group nobody knows."""
         check_group(group)
-        coordinator = self.groups_coordinator
-        if not coordinator.known(group) and not self._groups.get(group):
+        classic, consumer = self.groups_coordinator, self.consumer_coordinator
+        if not classic.known(group) and not consumer.known(group) and not self._groups.get(group):
             raise GroupError(f"group {group!r} does not exist")
-        coordinator.delete_group(group)
+        classic.delete_group(group)
+        consumer.delete_group(group)
         self._groups.pop(group, None)
 
     def _check_offsets(self, offsets: Mapping[TopicPartition, CommittedOffset]) -> None:
@@ -371,10 +384,18 @@ class MemoryBroker:
         Generation -1 with member id ``""`` means a commit outside group management (Kafka's
         simple commits), refused while the group has members. A generation of 0 or more
         for a group the coordinator does not know is refused with ``ILLEGAL_GENERATION``,
-        as Kafka refuses it.
+        as Kafka refuses it. In a consumer group (KIP-848) the generation is the member's
+        epoch: any other, lower or higher, is ``StaleMember`` ``STALE_MEMBER_EPOCH``.
         """
         check_membership(membership)
-        self.groups_coordinator.check_commit(membership.group, membership)
+        self._check_commit(membership.group, membership)
+
+    def _check_commit(self, group: str, membership: Membership | None) -> None:
+        # A consumer group's generation is the member's epoch; a classic group's its own.
+        if self.consumer_coordinator.known(group):
+            self.consumer_coordinator.check_commit(group, membership)
+        else:
+            self.groups_coordinator.check_commit(group, membership)
 
     # -- transactions --------------------------------------------------------------------
 
