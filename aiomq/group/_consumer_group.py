@@ -126,7 +126,7 @@ class ConsumerGroup(AsyncResource):
         self._committed: dict[TopicPartition, CommittedOffset] = {}
         self._closed = False
         self._fatal: BaseException | None = None
-        self._member: Member[Any] | None = None  # made when the group starts
+        self._member: Member[Any, Any] | None = None  # made when the group starts
         self._group: ErrGroup | None = None
         self._runner: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -173,7 +173,7 @@ class ConsumerGroup(AsyncResource):
             with contextlib.suppress(ChanClosed):
                 self._batches.close()
 
-    async def _make_member(self) -> Member[Any]:
+    async def _make_member(self) -> Member[Any, Any]:
         """The member for the protocol the configuration and the broker agree on."""
         session = self._session
         settings = session.config.group

@@ -48,6 +48,7 @@ _BACKOFF = 0.1  # first pause before retrying a failed request; doubles up to _M
 _MAX_BACKOFF = 2.0
 
 _M = TypeVar("_M", ClassicMember, ConsumerMember)
+_C = TypeVar("_C", GroupCoordinator, ConsumerGroupCoordinator)
 _A = TypeVar("_A")
 
 
@@ -79,13 +80,14 @@ class Rebalance:
     current: Partitions
 
 
-class Member(Generic[_M]):
+class Member(Generic[_M, _C]):
     """What both drivers share: the listener calls, the rebalance reports, the inbox of
     actions pushed by the heartbeat task, and closing. See the module docstring."""
 
     def __init__(
         self,
         machine: _M,
+        coordinator: _C,
         session: Session,
         listener: Listener,
         *,
@@ -94,6 +96,7 @@ class Member(Generic[_M]):
         on_rebalance_start: Callable[[], None] | None = None,
     ) -> None:
         self.machine: _M = machine
+        self._coordinator: _C = coordinator
         self._session = session
         self._listener = listener
         self._on_error = on_error
@@ -104,6 +107,7 @@ class Member(Generic[_M]):
         self._inbox: deque[object] = deque()
         self._work = asyncio.Event()  # the inbox has actions, or closing began
         self._stop = asyncio.Event()  # closing began
+        self._beat = asyncio.Event()  # a heartbeat may be due (the consumer protocol's)
         self._closing = False
         self._rebalancing = False
         self._claimed: set[tuple[str, int]] = set()
@@ -170,33 +174,18 @@ class Member(Generic[_M]):
         self._work.set()
 
 
-class ClassicDriver(Member[ClassicMember]):
+class ClassicDriver(Member[ClassicMember, GroupCoordinator]):
     """Runs one ``ClassicMember`` against a coordinator; see the module docstring."""
 
-    def __init__(
-        self,
-        machine: ClassicMember,
-        coordinator: GroupCoordinator,
-        session: Session,
-        listener: Listener,
-        *,
-        on_error: Callable[[BaseException], None],
-        on_rebalance: Callable[[Rebalance], None] | None = None,
-        on_rebalance_start: Callable[[], None] | None = None,
-    ) -> None:
-        super().__init__(
-            machine,
-            session,
-            listener,
-            on_error=on_error,
-            on_rebalance=on_rebalance,
-            on_rebalance_start=on_rebalance_start,
-        )
-        settings = session.config.group
-        self._coordinator = coordinator
-        self._session_timeout = settings.session_timeout or CLASSIC_SESSION_TIMEOUT
-        self._heartbeat_interval = settings.heartbeat_interval or CLASSIC_HEARTBEAT_INTERVAL
-        self._request: anyio.CancelScope | None = None  # the join or sync under way
+    _request: anyio.CancelScope | None = None  # the join or sync under way
+
+    @property
+    def _session_timeout(self) -> float:
+        return self._session.config.group.session_timeout or CLASSIC_SESSION_TIMEOUT
+
+    @property
+    def _heartbeat_interval(self) -> float:
+        return self._session.config.group.heartbeat_interval or CLASSIC_HEARTBEAT_INTERVAL
 
     async def run(self) -> None:
         """Join, then keep the member in the group until ``close()``; a fatal error (the
@@ -364,30 +353,8 @@ class _Interrupted(Exception):
     """A join or sync was cut short by ``close()``."""
 
 
-class ConsumerDriver(Member[ConsumerMember]):
+class ConsumerDriver(Member[ConsumerMember, ConsumerGroupCoordinator]):
     """Runs one ``ConsumerMember`` against a coordinator; see the module docstring."""
-
-    def __init__(
-        self,
-        machine: ConsumerMember,
-        coordinator: ConsumerGroupCoordinator,
-        session: Session,
-        listener: Listener,
-        *,
-        on_error: Callable[[BaseException], None],
-        on_rebalance: Callable[[Rebalance], None] | None = None,
-        on_rebalance_start: Callable[[], None] | None = None,
-    ) -> None:
-        super().__init__(
-            machine,
-            session,
-            listener,
-            on_error=on_error,
-            on_rebalance=on_rebalance,
-            on_rebalance_start=on_rebalance_start,
-        )
-        self._coordinator = coordinator
-        self._beat = asyncio.Event()  # something may have made a heartbeat due
 
     async def run(self) -> None:
         """Join, then keep the member in the group until ``close()``; a fatal error (the

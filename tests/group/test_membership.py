@@ -29,9 +29,11 @@ from aiomq.group.assignors import assignor_from
 from tests.group.conftest import BOTH_PROTOCOLS
 from tests.java import Java
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120), BOTH_PROTOCOLS]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 Partitions = frozenset[TopicPartition]
+
+CLASSIC_ONLY = pytest.mark.parametrize("protocol", [GroupProtocol.CLASSIC], ids=str, indirect=True)
 
 
 def group_config(url: str, protocol: GroupProtocol = GroupProtocol.CLASSIC) -> Config:
@@ -110,7 +112,7 @@ class Runner:
         self.topic = topic
         self.group = f"g-{uuid.uuid4().hex[:12]}"
         self.ownership = ownership
-        self.members: dict[str, tuple[Client, Member[Any], asyncio.Task[None]]] = {}
+        self.members: dict[str, tuple[Client, Member[Any, Any], asyncio.Task[None]]] = {}
         self.rebalances: dict[str, list[Rebalance]] = {}
         self.errors: list[BaseException] = []
 
@@ -127,7 +129,7 @@ class Runner:
             "on_rebalance": self.rebalances.setdefault(name, []).append,
         }
         listener = self.ownership.listener(name)
-        member: Member[Any]
+        member: Member[Any, Any]
         if self.protocol is GroupProtocol.CONSUMER:
             machine = ConsumerMember(
                 self.group,
@@ -190,6 +192,7 @@ def balanced(o: Ownership, names: list[str], total: int = 6) -> Callable[[], boo
     return check
 
 
+@BOTH_PROTOCOLS
 async def test_scaling_one_two_three_two_one_revokes_only_what_moves(runner: Runner) -> None:
     o = runner.ownership
     await runner.start("a", RebalanceStrategy.COOPERATIVE_STICKY)
@@ -219,7 +222,7 @@ async def test_scaling_one_two_three_two_one_revokes_only_what_moves(runner: Run
     assert o.owned_by("a") == frozenset((runner.topic, p) for p in range(6))
 
 
-@pytest.mark.parametrize("protocol", [GroupProtocol.CLASSIC], ids=str, indirect=True)
+@CLASSIC_ONLY
 async def test_eager_range_members_share_the_topic(runner: Runner) -> None:
     o = runner.ownership
     await runner.start("a", RebalanceStrategy.RANGE)
@@ -229,6 +232,7 @@ async def test_eager_range_members_share_the_topic(runner: Runner) -> None:
     await o.settle(balanced(o, ["b"]))
 
 
+@BOTH_PROTOCOLS
 async def test_a_member_killed_without_leaving_is_replaced_after_its_session(
     runner: Runner,
 ) -> None:
@@ -243,6 +247,7 @@ async def test_a_member_killed_without_leaving_is_replaced_after_its_session(
     await o.settle(balanced(o, ["a"]))
 
 
+@BOTH_PROTOCOLS
 async def test_a_static_member_back_within_its_session_gets_its_partitions_without_a_rebalance(
     runner: Runner,
 ) -> None:
@@ -266,6 +271,7 @@ async def test_a_static_member_back_within_its_session_gets_its_partitions_witho
     assert o.owned_by("a") | held == frozenset((runner.topic, p) for p in range(6))
 
 
+@BOTH_PROTOCOLS
 async def test_a_listener_that_raises_is_reported_and_the_member_goes_on(
     runner: Runner,
 ) -> None:
@@ -295,6 +301,7 @@ async def test_a_listener_that_raises_is_reported_and_the_member_goes_on(
 @pytest.mark.parametrize(
     "backend_url", [pytest.param("kafka", marks=pytest.mark.kafka)], indirect=True
 )
+@BOTH_PROTOCOLS
 async def test_two_aiomq_members_and_a_java_consumer_share_the_topic(
     runner: Runner, java: Java
 ) -> None:
