@@ -16,11 +16,17 @@ from tests.java import java, kafka_libs  # noqa: F401  (the Java reference fixtu
 
 @pytest.fixture(params=BACKENDS)
 def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """memory:// (its broker's minimum session timeout lowered from Kafka's 6 s, so session
-    expiry takes a second) and, marked kafka, the session broker."""
+    """memory:// and, marked kafka, the session broker. The memory broker's group timings
+    are the test Kafka broker's or shorter: the classic minimum session timeout lowered from
+    Kafka's 6 s so that session expiry takes a second, and under the consumer protocol a 1 s
+    session and a 0.1 s heartbeat interval (Kafka's defaults: 45 s and 5 s; the test Kafka
+    broker's: 6 s and 0.5 s)."""
     for url in backend_urls(request, "group"):
         if url.startswith("memory://"):
-            broker(url.removeprefix("memory://")).groups_coordinator.min_session_timeout = 0.1
+            memory = broker(url.removeprefix("memory://"))
+            memory.groups_coordinator.min_session_timeout = 0.1
+            memory.consumer_coordinator.consumer_session_timeout = 1.0
+            memory.consumer_coordinator.consumer_heartbeat_interval = 0.1
         yield url
 
 
