@@ -10,8 +10,10 @@ Modules, each one concern:
   compiled builder; ``_sequences``: the idempotent producer's sequence bookkeeping.
 - ``_transactional``: the transactional producer, driving ``_transactions`` (its state
   machine, no I/O); ``_protocol``: the flexible request versions aiokafka lacks.
-- ``_group``: the group capability (JoinGroup, SyncGroup, heartbeats, membership-checked
-  commits, group administration); ``_group_protocol``: its request versions.
+- ``_group``: the group capabilities (the classic protocol's JoinGroup, SyncGroup and
+  heartbeats, the consumer group protocol's heartbeats, membership-checked commits, group
+  administration); ``_group_protocol``: their request versions; ``_topic_ids``: topic ids
+  and names, for the consumer group protocol.
 - ``_errors``: aiokafka's errors and Kafka's error codes mapped to aiomq's, in one place.
 
 The Go counterpart is sarama's ``Client`` with its ``Broker`` connections.

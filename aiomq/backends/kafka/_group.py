@@ -1,8 +1,10 @@
-"""``KafkaGroupCoordinator``: the group capability of the Kafka backend (``GroupCoordinator``).
+"""``KafkaGroupCoordinator``: the group capabilities of the Kafka backend (``GroupCoordinator``
+and ``ConsumerGroupCoordinator``).
 
-Each operation is one request of Kafka's classic group protocol to the group's coordinator
-(``_group_protocol``), retried while the coordinator moves or loads, with Kafka's group
-error codes raised as the typed errors of ``aiomq.backends.group``.
+Each operation is one request of Kafka's classic group protocol, or of the consumer group
+protocol (KIP-848: ConsumerGroupHeartbeat, ConsumerGroupDescribe), to the group's
+coordinator (``_group_protocol``), retried while the coordinator moves or loads, with
+Kafka's group error codes raised as the typed errors of ``aiomq.backends.group``.
 
 Connections: a JoinGroup waits in the coordinator until every member has rejoined (up to
 the rebalance timeout), and a SyncGroup of a follower until the leader's; a broker answers
@@ -10,13 +12,23 @@ one request per connection at a time, so either would hold up everything behind 
 goes on a connection of its own (taken from a pool, as fetches are) with a deadline of the
 rebalance timeout plus five seconds (Java's ``rebalance.timeout.ms + 5000``).
 Heartbeats, commits and the admin requests go on the shared coordinator connection, which
-therefore never waits behind a join.
+therefore never waits behind a join. A ConsumerGroupHeartbeat is answered at once (there is
+no join barrier), so it goes there too.
+
+The consumer group protocol names topics by id; members name them. Ids are turned into
+names, and owned names into ids, through ``TopicIds`` (Metadata v12 to the coordinator,
+cached). An assignment naming a topic id that one metadata request cannot resolve (the
+topic was just deleted, or the coordinator did not answer in time) is handed to the member
+without that topic's partitions: a member is never told a partition it cannot name. The
+backend keeps such an assignment and resolves it again at each of the member's next
+heartbeats, handing it over whole (as a new assignment) once every id resolves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,17 +52,26 @@ from ..base import (
     Membership,
     TopicPartition,
     check_commit,
+    check_consumer_heartbeat,
     check_group,
     check_membership,
     check_string,
 )
-from ..group import GroupDescription, GroupListing, GroupMember, JoinResult, MemberDescription
+from ..group import (
+    GroupDescription,
+    GroupListing,
+    GroupMember,
+    HeartbeatAnswer,
+    JoinResult,
+    MemberDescription,
+)
 from . import _group_protocol as wire
 from ._cluster import COORDINATION, Cluster, Retry
-from ._errors import RETRY_COORDINATOR, error_for_code
+from ._errors import RETRY_COORDINATOR, error_for_code, error_name
 from ._pool import FetchPool
+from ._topic_ids import TopicIds
 
-__all__ = ["KafkaGroupCoordinator", "group_error"]
+__all__ = ["KafkaGroupCoordinator", "consumer_heartbeat_error", "group_error"]
 
 _JOIN_MARGIN = 5.0
 """How much longer than the rebalance timeout a JoinGroup or SyncGroup may take (Java's)."""
@@ -73,6 +94,11 @@ _NON_EMPTY_GROUP = 68
 _GROUP_ID_NOT_FOUND = 69
 _GROUP_MAX_SIZE_REACHED = 81
 _UNKNOWN_MEMBER_ID = 25
+_UNSUPPORTED_ASSIGNOR = 112
+_INVALID_GROUP_ID = 24
+_CONSUMER_MEMBER_STALE = {110: "FENCED_MEMBER_EPOCH", 25: "UNKNOWN_MEMBER_ID"}
+_CLASSIC_MEMBER = 0  # ConsumerGroupDescribe v1's member type of a classic member
+_LEAVE_EPOCHS = (-1, -2)  # a member leaving; -2: a static member coming back soon
 
 
 def group_error(code: int, context: str) -> Exception:
@@ -105,6 +131,24 @@ def group_error(code: int, context: str) -> Exception:
     if code == _GROUP_MAX_SIZE_REACHED:
         return GroupError(f"{context}: the group is full, group.max.size (error {code})")
     return error_for_code(code, context)
+
+
+def consumer_heartbeat_error(code: int, message: str | None, context: str) -> Exception:
+    """The aiomq error for a non-zero ConsumerGroupHeartbeat ``code`` other than the
+    coordinator's moving or loading (``ConsumerGroupCoordinator``'s contract), with the
+    broker's ``message``."""
+    detail = f": {message}" if message else ""
+    if code in _CONSUMER_MEMBER_STALE:
+        reason = _CONSUMER_MEMBER_STALE[code]
+        return StaleMember(f"{context}: {reason} (error {code}){detail}", reason)
+    if code in _FENCED:
+        return FencedInstanceId(f"{context}: {error_name(code)}{detail}")
+    if code == _UNSUPPORTED_ASSIGNOR:
+        # The broker's message names the assignors it has ("Supported assignors: ...").
+        return ConfigError("group.remote_assignor", f"{context}: {message or error_name(code)}")
+    if code == _INVALID_GROUP_ID:
+        return error_for_code(code, context, message)
+    return GroupError(f"{context}: {error_name(code)}{detail}")
 
 
 class _ParkedRequests(FetchPool):
@@ -184,8 +228,14 @@ def commit_rows(
     return list(by_topic.items())
 
 
+_Targets = tuple[tuple[uuid.UUID, tuple[int, ...]], ...]
+"""A consumer-protocol assignment as the coordinator sends it: partitions by topic id."""
+
+
 class KafkaGroupCoordinator:
-    """``GroupCoordinator`` over Kafka's classic group protocol, for one ``Cluster``.
+    """``GroupCoordinator`` over Kafka's classic group protocol, and
+    ``ConsumerGroupCoordinator`` over the consumer group protocol (KIP-848, Kafka 4.0+),
+    for one ``Cluster``.
 
     Every operation raises ``BrokerUnavailable`` when the group's coordinator cannot be
     found or reached before its deadline (``net.request_timeout``; for JoinGroup and
@@ -199,6 +249,11 @@ class KafkaGroupCoordinator:
         self._parked = _ParkedRequests(cluster)
         # Per group, the rebalance timeout of the last join: a SyncGroup waits that long.
         self._rebalance_timeouts: dict[str, float] = {}
+        self._topic_ids = TopicIds(cluster)
+        self._consumer_protocol: bool | None = None  # see supports_consumer_protocol()
+        # Per (group, member id), an assignment handed over without the partitions of topic
+        # ids that did not resolve, and the ids that had resolved then (module docstring).
+        self._partial: dict[tuple[str, str], tuple[_Targets, frozenset[uuid.UUID]]] = {}
 
     def clear(self) -> None:
         """Forget idle join connections (closing the cluster closes them)."""
@@ -420,6 +475,143 @@ class KafkaGroupCoordinator:
         if missing:
             raise UnknownTopic(f"topic {topic!r} has no partition {missing[0]}")
 
+    # -- the consumer group protocol (KIP-848) --------------------------------------------
+
+    async def _api_versions(
+        self, node: int, deadline: float, group: str | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """Broker ``node``'s ApiVersions ranges (those its coordinator connection agreed);
+        ``Retry`` when it cannot be reached (it is then forgotten as ``group``'s
+        coordinator)."""
+        try:
+            conn = await self._cluster.connection(node, deadline, COORDINATION)
+        except BrokerUnavailable as exc:
+            if group is not None:
+                self._cluster.forget_coordinator(group)
+            raise Retry(str(exc)) from None
+        versions: dict[int, tuple[int, int]] = conn._versions  # aiokafka's, from connecting
+        return versions
+
+    async def supports_consumer_protocol(self) -> bool:
+        """Whether the brokers offer ConsumerGroupHeartbeat (API 68: Kafka 3.7+ with the
+        protocol on, 4.0+ by default), as one broker's ApiVersions answer says; asked once.
+        A group whose coordinator does not offer it after all (a cluster being upgraded)
+        has its heartbeats refused with ``ConfigError("group.protocol")``."""
+        if self._consumer_protocol is None:
+            cluster = self._cluster
+
+            async def attempt(deadline: float) -> bool:
+                await cluster.ready()
+                versions = await self._api_versions(cluster.any_broker(), deadline)
+                return wire.CONSUMER_GROUP_HEARTBEAT in versions
+
+            self._consumer_protocol = await cluster.retrying("api versions", attempt)
+        return self._consumer_protocol
+
+    async def consumer_group_heartbeat(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        member_epoch: int,
+        instance_id: str | None = None,
+        rebalance_timeout: float | None = None,
+        subscribed_topics: Sequence[str] | None = None,
+        server_assignor: str | None = None,
+        owned: Mapping[str, Sequence[int]] | None = None,
+    ) -> HeartbeatAnswer:
+        """ConsumerGroupHeartbeat (``ConsumerGroupCoordinator.consumer_group_heartbeat``):
+        v1, or v0 on Kafka 3.7-3.9, where a member joining (epoch 0) is given its id by the
+        coordinator: the answer's ``member_id`` is then the one to heartbeat with.
+
+        ``owned`` topics are sent by id; one that has none (it was deleted) is left out.
+        The answer's assignment leaves out topic ids no name is found for (module
+        docstring). The heartbeat interval is in seconds; a leave (epoch -1 or -2) is
+        answered with that epoch and no assignment.
+        """
+        check_group(group)
+        topics, holding = check_consumer_heartbeat(
+            member_id,
+            member_epoch,
+            instance_id,
+            rebalance_timeout,
+            subscribed_topics,
+            server_assignor,
+            owned,
+        )
+        rebalance_ms = (
+            -1
+            if rebalance_timeout is None
+            else _millis("group.rebalance_timeout", rebalance_timeout)
+        )
+        context = f"heartbeat in consumer group {group!r}"
+        cluster = self._cluster
+
+        async def attempt(deadline: float) -> HeartbeatAnswer:
+            node = await cluster.coordinator(group, deadline)
+            if wire.CONSUMER_GROUP_HEARTBEAT not in await self._api_versions(node, deadline, group):
+                raise ConfigError(
+                    "group.protocol",
+                    f"{context}: the group's coordinator (broker {node}) does not speak the "
+                    "consumer group protocol (KIP-848, Kafka 4.0+); use the classic protocol",
+                )
+            owned_ids = None
+            if holding is not None:
+                ids = await self._topic_ids.ids(holding, node, deadline)
+                owned_ids = [(ids[t], parts) for t, parts in holding.items() if t in ids]
+            request = wire.consumer_group_heartbeat(
+                group,
+                member_id,
+                member_epoch,
+                instance_id,
+                rebalance_ms,
+                topics,
+                server_assignor,
+                owned_ids,
+            )
+            response = await self._ask(group, request, deadline, context)
+            code = response.error_code
+            if code in RETRY_COORDINATOR:
+                cluster.forget_coordinator(group)
+                raise Retry(f"{context}: the coordinator moved or is loading (error {code})")
+            if code:
+                self._partial.pop((group, member_id), None)
+                raise consumer_heartbeat_error(code, response.error_message, context)
+            answered_id = response.member_id or member_id
+            interval = response.heartbeat_interval_ms / 1000
+            if member_epoch in _LEAVE_EPOCHS:
+                self._partial.pop((group, answered_id), None)
+                return HeartbeatAnswer(answered_id, response.member_epoch, interval)
+            assignment = await self._assignment(
+                (group, answered_id), response.assignment, node, deadline
+            )
+            return HeartbeatAnswer(answered_id, response.member_epoch, interval, assignment)
+
+        return await cluster.retrying(context, attempt)
+
+    async def _assignment(
+        self, key: tuple[str, str], sent: Any, node: int, deadline: float
+    ) -> dict[str, tuple[int, ...]] | None:
+        """The assignment to hand the member: ``sent`` by the coordinator ``node`` (None:
+        unchanged) with its topics named, or a partial one of before now more complete."""
+        if sent is not None:
+            targets: _Targets = tuple(
+                (topic_id, tuple(sorted(partitions))) for topic_id, partitions in sent[0]
+            )
+            told: frozenset[uuid.UUID] | None = None
+        elif key in self._partial:
+            targets, told = self._partial[key]
+        else:
+            return None
+        names = await self._topic_ids.names((topic_id for topic_id, _ in targets), node, deadline)
+        if told is not None and told == frozenset(names):
+            return None  # nothing more resolved: the member has it as it was
+        if len(names) < len(targets):
+            self._partial[key] = (targets, frozenset(names))
+        else:
+            self._partial.pop(key, None)
+        return {names[topic_id]: parts for topic_id, parts in targets if topic_id in names}
+
     # -- administration ------------------------------------------------------------------
 
     async def group_offsets(self, group: str) -> dict[TopicPartition, CommittedOffset]:
@@ -472,8 +664,15 @@ class KafkaGroupCoordinator:
         return await cluster.retrying(context, attempt)
 
     async def describe_group(self, group: str) -> GroupDescription:
-        """DescribeGroups (``GroupCoordinator.describe_group``); an unknown group is
-        ``Dead`` with no members."""
+        """DescribeGroups, then ConsumerGroupDescribe when that says ``Dead``
+        (``GroupCoordinator.describe_group``).
+
+        Kafka 4's coordinator answers DescribeGroups for a consumer group (KIP-848) as a
+        ``Dead`` classic group, and ConsumerGroupDescribe for a classic group with
+        GROUP_ID_NOT_FOUND: a classic group takes one request, as before; a consumer group
+        or an unknown one two (asking ListGroups for the group's type would ask every broker).
+        An unknown group is a classic ``Dead`` one with no members.
+        """
         check_group(group)
         request = wire.describe_groups([group])
         context = f"describe group {group!r}"
@@ -481,8 +680,9 @@ class KafkaGroupCoordinator:
         async def attempt(deadline: float) -> GroupDescription:
             response = await self._ask(group, request, deadline, context)
             code, _name, state, protocol_type, protocol, members, *_ = response.groups[0]
-            if code == _GROUP_ID_NOT_FOUND:
-                return GroupDescription(group, _DEAD, "", "")
+            if code == _GROUP_ID_NOT_FOUND or (not code and state == _DEAD):
+                described = await self._describe_consumer_group(group, deadline, context)
+                return described or GroupDescription(group, _DEAD, "", "")
             self._check(group, code, context)
             return GroupDescription(
                 group,
@@ -496,6 +696,59 @@ class KafkaGroupCoordinator:
             )
 
         return await self._cluster.retrying(context, attempt)
+
+    async def _describe_consumer_group(
+        self, group: str, deadline: float, context: str
+    ) -> GroupDescription | None:
+        """ConsumerGroupDescribe of ``group``; None when it is no consumer group (or the
+        coordinator does not know that protocol)."""
+        node = await self._cluster.coordinator(group, deadline)
+        if wire.CONSUMER_GROUP_DESCRIBE not in await self._api_versions(node, deadline, group):
+            return None
+        response = await self._ask(group, wire.consumer_group_describe([group]), deadline, context)
+        code, message, _name, state, group_epoch, assignment_epoch, assignor, members, *_ = (
+            response.groups[0]
+        )
+        if code == _GROUP_ID_NOT_FOUND:
+            return None
+        if code in RETRY_COORDINATOR:
+            self._check(group, code, context)
+        if code:
+            raise group_error(code, f"{context}: {message}" if message else context)
+        described = []
+        for mid, iid, _rack, epoch, client, host, topics, _regex, now, target, *kind in members:
+            described.append(
+                MemberDescription(
+                    mid,
+                    iid,
+                    client,
+                    host,
+                    member_type="classic" if kind and kind[0] == _CLASSIC_MEMBER else "consumer",
+                    member_epoch=epoch,
+                    subscribed_topics=tuple(sorted(topics or ())),
+                    assigned=self._described_partitions(now),
+                    target=self._described_partitions(target),
+                )
+            )
+        return GroupDescription(
+            group,
+            state,
+            "consumer",
+            assignor or "",
+            tuple(described),
+            group_type="consumer",
+            group_epoch=group_epoch,
+            assignment_epoch=assignment_epoch,
+        )
+
+    def _described_partitions(self, assignment: Any) -> frozenset[TopicPartition]:
+        """A ConsumerGroupDescribe assignment as ``(topic, partition)`` pairs; its topic
+        ids and names go into the cache on the way."""
+        pairs: set[TopicPartition] = set()
+        for topic_id, name, partitions in assignment[0]:
+            self._topic_ids.learn(topic_id, name)
+            pairs.update((name, p) for p in partitions)
+        return frozenset(pairs)
 
     async def delete_group(self, group: str) -> None:
         """DeleteGroups (``GroupCoordinator.delete_group``)."""

@@ -56,7 +56,7 @@ from ..base import (
     check_transaction_timeout,
     check_transactional_id,
 )
-from ..group import GroupDescription, GroupListing, JoinResult
+from ..group import GroupDescription, GroupListing, HeartbeatAnswer, JoinResult
 from ._cluster import COORDINATION, Cluster, Retry
 from ._errors import (
     LEADER_NOT_AVAILABLE,
@@ -627,12 +627,45 @@ class KafkaBackend:
         return await self._groups.list_groups()
 
     async def describe_group(self, group: str) -> GroupDescription:
-        """DescribeGroups (``GroupCoordinator.describe_group``)."""
+        """DescribeGroups, or ConsumerGroupDescribe for a consumer group
+        (``GroupCoordinator.describe_group``)."""
         return await self._groups.describe_group(group)
 
     async def delete_group(self, group: str) -> None:
         """DeleteGroups (``GroupCoordinator.delete_group``)."""
         await self._groups.delete_group(group)
+
+    # -- the consumer group protocol (ConsumerGroupCoordinator, in _group.py) -------------
+
+    async def supports_consumer_protocol(self) -> bool:
+        """Whether the brokers offer ConsumerGroupHeartbeat
+        (``ConsumerGroupCoordinator.supports_consumer_protocol``)."""
+        return await self._groups.supports_consumer_protocol()
+
+    async def consumer_group_heartbeat(
+        self,
+        group: str,
+        *,
+        member_id: str,
+        member_epoch: int,
+        instance_id: str | None = None,
+        rebalance_timeout: float | None = None,
+        subscribed_topics: Sequence[str] | None = None,
+        server_assignor: str | None = None,
+        owned: Mapping[str, Sequence[int]] | None = None,
+    ) -> HeartbeatAnswer:
+        """ConsumerGroupHeartbeat
+        (``ConsumerGroupCoordinator.consumer_group_heartbeat``)."""
+        return await self._groups.consumer_group_heartbeat(
+            group,
+            member_id=member_id,
+            member_epoch=member_epoch,
+            instance_id=instance_id,
+            rebalance_timeout=rebalance_timeout,
+            subscribed_topics=subscribed_topics,
+            server_assignor=server_assignor,
+            owned=owned,
+        )
 
     # -- transactions --------------------------------------------------------------------
 
