@@ -166,6 +166,7 @@ async def test_a_member_fenced_for_missing_heartbeats_cannot_commit_and_joins_ag
     """A member whose heartbeats stop getting through (a stalled process, a partition) is
     removed when its session ends; what it commits from then on is refused, and once it can
     talk to the coordinator again it loses its partitions and joins afresh."""
+    client.config.consumer.offsets.auto_commit = False  # the mark stays for group.commit()
     async with client.admin() as admin:
         await admin.create_topic(topic, 2)
     await produce(client, topic, 0, 4, partitions=2)
@@ -200,8 +201,18 @@ async def test_a_member_fenced_for_missing_heartbeats_cannot_commit_and_joins_ag
                 await coordinator.commit_member_offsets(fenced, {(topic, 0): CommittedOffset(3)})
         finally:
             released.set()
-        # Fenced: its partitions were lost, nothing it marked was committed, so the group
-        # reads them again from the start once it has joined again with the same id.
+        # Fenced: its partitions are lost (a rebalance that released them), and once it has
+        # joined again with the same id it reads them from the start: nothing it marked was
+        # committed.
+        assert group.notifications is not None
+        everything = frozenset({(topic, 0), (topic, 1)})
+        lost = back = False
+        with anyio.fail_after(30):
+            while not back:
+                note = await group.notifications.recv()
+                if note.type is NotificationType.REBALANCE_OK:
+                    lost = lost or note.released == everything
+                    back = lost and note.current == everything
         again = await take(group, 4)
         rejoined = group.metadata()
         assert rejoined is not None
@@ -219,12 +230,20 @@ async def test_many_members_consume_everything_at_least_once_when_one_is_killed(
     async with connect(backend_url, config_for(backend_url, protocol)) as setup:
         async with setup.admin() as admin:
             await admin.create_topic(topic, 6)
-        await produce(setup, topic, 0, 600, partitions=6)
         seen: set[int] = set()
         clients = [await connect(backend_url, config_for(backend_url, protocol)) for _ in range(3)]
         try:
             groups = [c.group(group_id, [topic]) for c in clients]
-
+            # Every member owns its share before anything is produced, so that the victim
+            # has records to read (a member alone in the group would read them all).
+            with anyio.fail_after(60):
+                for group in groups:
+                    await group.start()
+                for group in groups:
+                    assert group.notifications is not None
+                    while len(group.assignment) != 2:
+                        await group.notifications.recv()
+            await produce(setup, topic, 0, 600, partitions=6)
             everything = asyncio.Event()
 
             async def consume(group: ConsumerGroup, stop_after: int | None) -> None:
