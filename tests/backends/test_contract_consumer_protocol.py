@@ -1,0 +1,382 @@
+"""The consumer group protocol contract (KIP-848): what a consumer-protocol member relies on
+from ``ConsumerGroupCoordinator``, on every backend.
+
+Each test runs on ``memory://`` and, with ``-m kafka``, on a real Kafka 4.1 broker, as
+tests/backends/test_contract.py does. The coordinator never pushes: a member learns of a
+change from its next heartbeat, and Kafka may answer a first join before it has the new
+topic's metadata, so what a test waits for is heartbeated for in a bounded loop
+(``Member.until``), never slept for.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Mapping
+from typing import cast
+
+import anyio
+import pytest
+import pytest_asyncio
+
+from aiomq.backends.base import CommittedOffset, Membership, TopicPartition
+from aiomq.backends.group import ConsumerGroupCoordinator, GroupCoordinator, HeartbeatAnswer
+from aiomq.client import Client
+from aiomq.errors import ConfigError, FencedInstanceId, GroupError, StaleMember
+from tests.backends.common import create
+
+pytestmark = pytest.mark.asyncio
+
+PARTITIONS = 4
+WAIT = 20.0  # bound on waiting for the coordinator (Kafka: a new topic's metadata, heartbeats)
+PAUSE = 0.1  # between the heartbeats of a wait; coordinators answer early heartbeats too
+
+Assignment = Mapping[str, tuple[int, ...]]
+
+
+def new_member_id() -> str:
+    """A member id as Java's consumer makes one (a Kafka Uuid string)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def count(assignment: Assignment | None) -> int:
+    return sum(len(parts) for parts in (assignment or {}).values())
+
+
+def partitions(assignment: Assignment | None) -> set[TopicPartition]:
+    return {(t, p) for t, parts in (assignment or {}).items() for p in parts}
+
+
+class Member:
+    """One consumer-protocol member of ``group``, made of raw heartbeats: it remembers its
+    epoch and the last assignment it was sent (``assigned``), and reports what it owns only
+    when told to (``ack=True``), which acknowledges what it gave up."""
+
+    def __init__(
+        self,
+        client: Client,
+        group: str,
+        topic: str,
+        *,
+        instance_id: str | None = None,
+        server_assignor: str | None = None,
+    ) -> None:
+        self.coordinator = cast(ConsumerGroupCoordinator, client.backend)
+        self.group = group
+        self.topic = topic
+        self.member_id = new_member_id()
+        self.instance_id = instance_id
+        self.server_assignor = server_assignor
+        self.epoch = 0
+        self.assigned: Assignment = {}
+
+    async def join(self) -> HeartbeatAnswer:
+        return self._took(
+            await self.coordinator.consumer_group_heartbeat(
+                self.group,
+                member_id=self.member_id,
+                member_epoch=0,
+                instance_id=self.instance_id,
+                rebalance_timeout=30.0,
+                subscribed_topics=[self.topic],
+                server_assignor=self.server_assignor,
+                owned={},
+            )
+        )
+
+    async def beat(self, *, ack: bool = False, epoch: int | None = None) -> HeartbeatAnswer:
+        return self._took(
+            await self.coordinator.consumer_group_heartbeat(
+                self.group,
+                member_id=self.member_id,
+                member_epoch=self.epoch if epoch is None else epoch,
+                instance_id=self.instance_id,
+                owned=self.assigned if ack else None,
+            )
+        )
+
+    async def until(
+        self, done: Callable[[HeartbeatAnswer], bool], *, ack: bool = False
+    ) -> HeartbeatAnswer:
+        """Heartbeat until an answer satisfies ``done`` (bounded by ``WAIT``)."""
+        with anyio.fail_after(WAIT):
+            while True:
+                answer = await self.beat(ack=ack)
+                if done(answer):
+                    return answer
+                await anyio.sleep(PAUSE)
+
+    async def leave(self, epoch: int = -1) -> HeartbeatAnswer:
+        return await self.coordinator.consumer_group_heartbeat(
+            self.group, member_id=self.member_id, member_epoch=epoch, instance_id=self.instance_id
+        )
+
+    def _took(self, answer: HeartbeatAnswer) -> HeartbeatAnswer:
+        assert answer.member_id == self.member_id
+        self.epoch = answer.member_epoch
+        if answer.assignment is not None:
+            self.assigned = dict(answer.assignment)
+        return answer
+
+
+async def alone(member: Member) -> HeartbeatAnswer:
+    """``member`` joins and owns every partition, acknowledged."""
+    await member.join()
+    await member.until(lambda _: count(member.assigned) == PARTITIONS)
+    return await member.beat(ack=True)
+
+
+async def two(client: Client, group: str, topic: str) -> tuple[Member, Member]:
+    """A owns every partition, then B joins: ``(a, b)``, nothing reconciled yet."""
+    a = Member(client, group, topic)
+    await alone(a)
+    b = Member(client, group, topic)
+    await b.join()
+    return a, b
+
+
+async def reconciled(a: Member, b: Member) -> None:
+    """A gives up its half and acknowledges, then B gets it."""
+    await a.until(lambda _: count(a.assigned) < PARTITIONS)
+    await a.beat(ack=True)
+    await b.until(lambda _: count(b.assigned) > 0)
+    await b.beat(ack=True)
+
+
+@pytest_asyncio.fixture
+async def topic(client: Client, topic_name: str) -> str:
+    await create(client, topic_name, PARTITIONS)
+    return topic_name
+
+
+@pytest.fixture
+def group(topic_name: str) -> str:
+    return f"g-{topic_name}"
+
+
+async def test_both_backends_speak_the_protocol(client: Client) -> None:
+    assert isinstance(client.backend, ConsumerGroupCoordinator)
+    assert await client.backend.supports_consumer_protocol()
+
+
+class TestEpochs:
+    async def test_a_join_gives_an_epoch_an_interval_and_every_partition(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic)
+        joined = await a.join()
+        assert joined.member_epoch > 0
+        assert 0 < joined.heartbeat_interval < 60  # seconds
+        assert joined.assignment is not None  # a join is always answered with one
+        got = await a.until(lambda _: count(a.assigned) == PARTITIONS)
+        assert a.assigned == {topic: tuple(range(PARTITIONS))}
+        assert got.member_epoch >= joined.member_epoch
+
+    async def test_the_assignment_is_sent_when_it_changed_or_all_fields_were_sent(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic)
+        stable = await alone(a)
+        assert stable.assignment is None  # acknowledged: nothing new
+        assert (await a.beat()).assignment is None
+        full = await a.coordinator.consumer_group_heartbeat(
+            group,
+            member_id=a.member_id,
+            member_epoch=a.epoch,
+            rebalance_timeout=30.0,
+            subscribed_topics=[topic],
+            owned=a.assigned,
+        )  # what a member sends after an error
+        assert full.assignment == {topic: tuple(range(PARTITIONS))}
+
+    async def test_a_second_member_gets_partitions_only_once_the_first_revoked_them(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a, b = await two(client, group, topic)
+        first = a.epoch
+        assert b.epoch > first  # the group's new epoch
+        assert b.assigned == {}  # everything is still A's
+
+        told = await a.beat()  # A is told to revoke, at its old epoch
+        assert told.member_epoch == first
+        assert 0 < count(told.assignment) < PARTITIONS
+        given_up = {(topic, p) for p in range(PARTITIONS)} - partitions(told.assignment)
+
+        waiting = await b.beat()  # nothing for B until A lets go
+        assert count(b.assigned) == 0
+        assert waiting.member_epoch == b.epoch
+
+        acked = await a.beat(ack=True)  # A has nothing left to revoke: the group's epoch
+        assert acked.member_epoch == b.epoch
+
+        got = await b.until(lambda _: count(b.assigned) > 0)
+        assert got.member_epoch == acked.member_epoch  # the same epoch, no new one
+        assert partitions(b.assigned) == given_up
+
+    async def test_an_epoch_ahead_or_behind_is_fenced_unless_it_is_the_previous_one(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a, _ = await two(client, group, topic)
+        told = await a.beat()
+        previous = told.member_epoch
+        await a.beat(ack=True)  # moves A on from ``previous``
+        with pytest.raises(StaleMember) as ahead:
+            await a.beat(epoch=a.epoch + 5)
+        assert ahead.value.reason == "FENCED_MEMBER_EPOCH"
+        # The previous epoch passes with owned partitions within the assignment (the
+        # member's last answer was lost), not with a partition it gave up.
+        lost = await a.coordinator.consumer_group_heartbeat(
+            group, member_id=a.member_id, member_epoch=previous, owned=a.assigned
+        )
+        assert lost.member_epoch == a.epoch
+        with pytest.raises(StaleMember) as behind:
+            await a.coordinator.consumer_group_heartbeat(
+                group,
+                member_id=a.member_id,
+                member_epoch=previous,
+                owned={topic: tuple(range(PARTITIONS))},
+            )
+        assert behind.value.reason == "FENCED_MEMBER_EPOCH"
+        with pytest.raises(StaleMember) as unknown:
+            await a.coordinator.consumer_group_heartbeat(
+                group, member_id=new_member_id(), member_epoch=3
+            )
+        assert unknown.value.reason == "UNKNOWN_MEMBER_ID"
+        # Being refused changed nothing: A goes on at its epoch.
+        assert (await a.beat()).member_epoch == a.epoch
+
+
+class TestLeaving:
+    async def test_a_member_leaving_frees_its_partitions_for_the_other(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a, b = await two(client, group, topic)
+        await reconciled(a, b)
+        held = a.epoch
+        left = await b.leave()
+        assert (left.member_id, left.member_epoch, left.assignment) == (b.member_id, -1, None)
+        got = await a.until(lambda _: count(a.assigned) == PARTITIONS)
+        assert got.member_epoch > held
+        with pytest.raises(StaleMember) as gone:
+            await b.beat()
+        assert gone.value.reason == "UNKNOWN_MEMBER_ID"
+
+    async def test_a_static_member_is_taken_over_by_its_instance_id(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        s1 = Member(client, group, topic, instance_id="static-1")
+        await alone(s1)
+        with pytest.raises(FencedInstanceId, match="UNRELEASED_INSTANCE_ID"):
+            await Member(client, group, topic, instance_id="static-1").join()
+        left = await s1.leave(-2)
+        assert left.member_epoch == -2
+        s2 = Member(client, group, topic, instance_id="static-1")
+        back = await s2.join()
+        assert back.member_epoch == s1.epoch  # its place, epoch and partitions: no rebalance
+        assert back.assignment == s1.assigned
+        with pytest.raises(FencedInstanceId, match="FENCED_INSTANCE_ID"):
+            await s1.beat()
+        described = await cast(GroupCoordinator, client.backend).describe_group(group)
+        assert [m.member_id for m in described.members] == [s2.member_id]
+        assert described.members[0].instance_id == "static-1"
+
+
+class TestRequests:
+    async def test_an_assignor_the_coordinator_lacks_is_a_config_error(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        with pytest.raises(ConfigError) as caught:
+            await Member(client, group, topic, server_assignor="sticky").join()
+        assert caught.value.field == "group.remote_assignor"
+        assert "uniform" in str(caught.value)
+        assert "range" in str(caught.value)
+        await Member(client, group, topic, server_assignor="range").join()
+        described = await cast(GroupCoordinator, client.backend).describe_group(group)
+        assert described.protocol == "range"
+
+    async def test_a_join_without_a_rebalance_timeout_is_a_group_error(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        coordinator = cast(ConsumerGroupCoordinator, client.backend)
+        with pytest.raises(GroupError, match="RebalanceTimeoutMs"):
+            await coordinator.consumer_group_heartbeat(
+                group,
+                member_id=new_member_id(),
+                member_epoch=0,
+                subscribed_topics=[topic],
+                owned={},
+            )
+
+
+class TestOffsets:
+    async def test_commits_are_checked_against_the_member_epoch(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic)
+        await alone(a)
+        backend = cast(GroupCoordinator, client.backend)
+        offsets = {(topic, 0): CommittedOffset(5, "m"), (topic, 3): CommittedOffset(9)}
+        for stale_epoch in (a.epoch - 1, a.epoch + 1):
+            with pytest.raises(StaleMember) as stale:
+                await backend.commit_member_offsets(
+                    Membership(group, stale_epoch, a.member_id), offsets
+                )
+            assert stale.value.reason == "STALE_MEMBER_EPOCH"
+        with pytest.raises(StaleMember) as unknown:
+            await backend.commit_member_offsets(
+                Membership(group, a.epoch, new_member_id()), offsets
+            )
+        assert unknown.value.reason == "UNKNOWN_MEMBER_ID"
+        assert await backend.group_offsets(group) == {}
+        await backend.commit_member_offsets(Membership(group, a.epoch, a.member_id), offsets)
+        assert await backend.group_offsets(group) == offsets
+
+
+class TestDescribe:
+    async def test_target_and_assigned_differ_while_members_reconcile(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        backend = cast(GroupCoordinator, client.backend)
+        every = {(topic, p) for p in range(PARTITIONS)}
+        a, b = await two(client, group, topic)
+
+        described = await backend.describe_group(group)
+        assert (described.group_type, described.state) == ("consumer", "Reconciling")
+        assert described.group_epoch == described.assignment_epoch == b.epoch
+        members = {m.member_id: m for m in described.members}
+        ma, mb = members[a.member_id], members[b.member_id]
+        assert (ma.member_type, ma.member_epoch, ma.subscribed_topics) == (
+            "consumer",
+            a.epoch,
+            (topic,),
+        )
+        assert ma.assigned == every  # A has not heard of B yet
+        assert mb.assigned == frozenset()
+        assert mb.target
+        assert ma.target | mb.target == every
+        assert not ma.target & mb.target
+
+        await a.beat()  # told to revoke: what it keeps is its assignment now
+        described = await backend.describe_group(group)
+        members = {m.member_id: m for m in described.members}
+        assert members[a.member_id].assigned == members[a.member_id].target
+        assert members[b.member_id].assigned == frozenset()  # A has not acknowledged
+
+        await a.beat(ack=True)
+        await b.until(lambda _: count(b.assigned) > 0)
+        described = await backend.describe_group(group)
+        assert described.state == "Stable"
+        for member in described.members:
+            assert member.assigned == member.target
+            assert member.member_epoch == described.group_epoch
+
+    async def test_list_groups_reports_a_consumer_group(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic)
+        await a.join()
+        listed = {g.group: g for g in await cast(GroupCoordinator, client.backend).list_groups()}
+        assert (listed[group].group_type, listed[group].protocol_type) == ("consumer", "consumer")
+        await a.leave()
+        listed = {g.group: g for g in await cast(GroupCoordinator, client.backend).list_groups()}
+        assert (listed[group].group_type, listed[group].state) == ("consumer", "Empty")
