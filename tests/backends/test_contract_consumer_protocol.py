@@ -11,6 +11,7 @@ topic's metadata, so what a test waits for is heartbeated for in a bounded loop
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import cast
@@ -21,6 +22,7 @@ import pytest_asyncio
 
 from aiomq.backends.base import CommittedOffset, Membership, TopicPartition
 from aiomq.backends.group import ConsumerGroupCoordinator, GroupCoordinator, HeartbeatAnswer
+from aiomq.backends.memory import MemoryBackend
 from aiomq.client import Client
 from aiomq.errors import ConfigError, FencedInstanceId, GroupError, StaleMember
 from tests.backends.common import create
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.asyncio
 PARTITIONS = 4
 WAIT = 20.0  # bound on waiting for the coordinator (Kafka: a new topic's metadata, heartbeats)
 PAUSE = 0.1  # between the heartbeats of a wait; coordinators answer early heartbeats too
+SESSION_WAIT = 30.0  # bound on a session's end: the Kafka test broker's sessions are 6 s
 
 Assignment = Mapping[str, tuple[int, ...]]
 
@@ -60,8 +63,10 @@ class Member:
         *,
         instance_id: str | None = None,
         server_assignor: str | None = None,
+        rebalance_timeout: float = 30.0,
     ) -> None:
         self.coordinator = cast(ConsumerGroupCoordinator, client.backend)
+        self.rebalance_timeout = rebalance_timeout
         self.group = group
         self.topic = topic
         self.member_id = new_member_id()
@@ -77,7 +82,7 @@ class Member:
                 member_id=self.member_id,
                 member_epoch=0,
                 instance_id=self.instance_id,
-                rebalance_timeout=30.0,
+                rebalance_timeout=self.rebalance_timeout,
                 subscribed_topics=[self.topic],
                 server_assignor=self.server_assignor,
                 owned={},
@@ -96,10 +101,10 @@ class Member:
         )
 
     async def until(
-        self, done: Callable[[HeartbeatAnswer], bool], *, ack: bool = False
+        self, done: Callable[[HeartbeatAnswer], bool], *, ack: bool = False, wait: float = WAIT
     ) -> HeartbeatAnswer:
-        """Heartbeat until an answer satisfies ``done`` (bounded by ``WAIT``)."""
-        with anyio.fail_after(WAIT):
+        """Heartbeat until an answer satisfies ``done`` (bounded by ``wait``)."""
+        with anyio.fail_after(wait):
             while True:
                 answer = await self.beat(ack=ack)
                 if done(answer):
@@ -279,6 +284,49 @@ class TestLeaving:
         described = await cast(GroupCoordinator, client.backend).describe_group(group)
         assert [m.member_id for m in described.members] == [s2.member_id]
         assert described.members[0].instance_id == "static-1"
+
+
+class TestDeadlines:
+    async def test_a_silent_member_is_removed_when_its_session_ends(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        if isinstance(client.backend, MemoryBackend):
+            # The broker's setting, shorter than the Kafka test broker's 6 s (Kafka: 45 s).
+            client.backend.broker.consumer_coordinator.consumer_session_timeout = 1.0
+        a, b = await two(client, group, topic)
+        await reconciled(a, b)
+        # B falls silent; A, heartbeating on, is given B's partitions once B's session ends.
+        got = await a.until(lambda _: count(a.assigned) == PARTITIONS, ack=True, wait=SESSION_WAIT)
+        assert got.member_epoch > b.epoch
+        with pytest.raises(StaleMember) as gone:
+            await b.beat()
+        assert gone.value.reason == "UNKNOWN_MEMBER_ID"
+
+    async def test_a_member_that_does_not_revoke_within_its_rebalance_timeout_is_removed(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic, rebalance_timeout=2.0)
+        await alone(a)
+        b = Member(client, group, topic)
+        await b.join()
+        await a.until(lambda _: count(a.assigned) < PARTITIONS)  # told to revoke
+        told = time.monotonic()
+        # A heartbeats on but never acknowledges: B gets nothing of A's meanwhile, and once
+        # A's rebalance timeout has passed, A is no longer a member.
+        removed: StaleMember | None = None
+        with anyio.fail_after(WAIT):
+            while removed is None:
+                try:
+                    await a.beat()
+                except StaleMember as gone:
+                    removed = gone
+                    break
+                await b.beat()
+                assert count(b.assigned) == 0
+                await anyio.sleep(PAUSE)
+        assert removed.reason == "UNKNOWN_MEMBER_ID"
+        assert time.monotonic() - told >= 1.9
+        await b.until(lambda _: count(b.assigned) == PARTITIONS, ack=True)
 
 
 class TestRequests:
