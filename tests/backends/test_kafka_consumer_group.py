@@ -12,8 +12,10 @@ steps that wait for the coordinator take about that long.
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -27,7 +29,14 @@ from aiomq.backends.kafka import _group_protocol as wire
 from aiomq.backends.kafka._cluster import Retry
 from aiomq.backends.kafka.backend import KafkaBackend
 from aiomq.config import Config
-from aiomq.errors import ConfigError, FencedInstanceId, GroupError, GroupNotEmpty, StaleMember
+from aiomq.errors import (
+    BrokerUnavailable,
+    ConfigError,
+    FencedInstanceId,
+    GroupError,
+    GroupNotEmpty,
+    StaleMember,
+)
 from tests.backends.common import kafka_bootstrap
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.kafka]
@@ -297,6 +306,53 @@ class TestErrors:
         with pytest.raises(ConfigError) as caught:
             await join(backend, g, topic, member_id())
         assert caught.value.field == "group.protocol"
+
+    async def test_a_coordinator_that_moved_or_loads_is_asked_again(
+        self, backend: KafkaBackend, g: str, topic: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        coordinator = backend._groups
+        cluster = backend._cluster
+        answers = iter([16, 15, 14])  # NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, LOADING
+        ask, forget = coordinator._ask, cluster.forget_coordinator
+        forgotten: list[str] = []
+
+        async def moving(group: str, request: Any, deadline: float, context: str) -> Any:
+            code = next(answers, 0)
+            if code:
+                return SimpleNamespace(error_code=code, error_message=None)
+            return await ask(group, request, deadline, context)
+
+        def forgetting(group: str, **kwargs: Any) -> None:
+            forgotten.append(group)
+            forget(group, **kwargs)
+
+        monkeypatch.setattr(coordinator, "_ask", moving)
+        monkeypatch.setattr(cluster, "forget_coordinator", forgetting)
+        joined = await join(backend, g, topic, member_id())
+        assert joined.member_epoch >= 1
+        assert forgotten == [g, g, g]  # looked up again after each refusal
+
+    async def test_a_coordinator_loading_past_the_request_timeout_is_unavailable(
+        self, bootstrap: str, g: str, topic: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        config = Config()
+        config.net.request_timeout = 1.0
+        opened = backend_from_url(f"kafka://{bootstrap}", config)
+        assert isinstance(opened, KafkaBackend)
+        try:
+            coordinator = opened._groups
+
+            async def loading(group: str, request: Any, deadline: float, context: str) -> Any:
+                return SimpleNamespace(error_code=14, error_message=None)
+
+            monkeypatch.setattr(coordinator, "_ask", loading)
+            started = time.monotonic()
+            with anyio.fail_after(10), pytest.raises(BrokerUnavailable) as caught:
+                await join(opened, g, topic, member_id())
+            assert 0.5 <= time.monotonic() - started <= 5
+            assert "error 14" in str(caught.value)
+        finally:
+            await opened.aclose()
 
     async def test_bad_arguments_are_config_errors_naming_them(
         self, backend: KafkaBackend, g: str
