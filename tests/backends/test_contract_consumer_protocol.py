@@ -24,7 +24,7 @@ from aiomq.backends.base import CommittedOffset, Membership, TopicPartition
 from aiomq.backends.group import ConsumerGroupCoordinator, GroupCoordinator, HeartbeatAnswer
 from aiomq.backends.memory import MemoryBackend
 from aiomq.client import Client
-from aiomq.errors import ConfigError, FencedInstanceId, GroupError, StaleMember
+from aiomq.errors import ConfigError, FencedInstanceId, GroupError, GroupNotEmpty, StaleMember
 from tests.backends.common import create
 
 pytestmark = pytest.mark.asyncio
@@ -251,6 +251,38 @@ class TestEpochs:
         assert (await a.beat()).member_epoch == a.epoch
 
 
+class TestTopics:
+    async def test_a_topic_created_after_the_join_is_assigned_at_a_new_epoch(
+        self, client: Client, group: str, topic_name: str
+    ) -> None:
+        a = Member(client, group, topic_name)
+        joined = await a.join()
+        assert joined.assignment == {}  # nothing to assign: the topic does not exist
+        await create(client, topic_name, 2)
+        got = await a.until(lambda _: count(a.assigned) == 2)
+        assert got.member_epoch > joined.member_epoch
+
+    async def test_a_member_dropping_a_topic_from_its_subscription_gives_it_up(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        other = f"{topic}-2"
+        await create(client, other, 2)
+        a = Member(client, group, topic)
+        await alone(a)
+        before = a.epoch
+        coordinator = cast(ConsumerGroupCoordinator, client.backend)
+        both = await coordinator.consumer_group_heartbeat(
+            group, member_id=a.member_id, member_epoch=a.epoch, subscribed_topics=[topic, other]
+        )
+        a._took(both)
+        await a.until(lambda _: count(a.assigned) == PARTITIONS + 2, ack=True)
+        assert a.epoch > before
+        only = await coordinator.consumer_group_heartbeat(
+            group, member_id=a.member_id, member_epoch=a.epoch, subscribed_topics=[other]
+        )
+        assert only.assignment == {other: (0, 1)}
+
+
 class TestLeaving:
     async def test_a_member_leaving_frees_its_partitions_for_the_other(
         self, client: Client, group: str, topic: str
@@ -265,6 +297,27 @@ class TestLeaving:
         with pytest.raises(StaleMember) as gone:
             await b.beat()
         assert gone.value.reason == "UNKNOWN_MEMBER_ID"
+
+    async def test_a_static_member_away_for_a_moment_keeps_its_partitions_until_its_session_ends(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        if isinstance(client.backend, MemoryBackend):
+            client.backend.broker.consumer_coordinator.consumer_session_timeout = 1.0
+        s1 = Member(client, group, topic, instance_id="static-1")
+        await alone(s1)
+        b = Member(client, group, topic)
+        await b.join()
+        await s1.until(lambda _: count(s1.assigned) < PARTITIONS)
+        await s1.beat(ack=True)
+        await b.until(lambda _: count(b.assigned) > 0, ack=True)
+        kept = partitions(s1.assigned)
+        away = time.monotonic()
+        await s1.leave(-2)
+        # B gets none of S1's partitions while S1 may come back, all of them once its
+        # session has ended.
+        got = await b.until(lambda _: count(b.assigned) == PARTITIONS, ack=True, wait=SESSION_WAIT)
+        assert time.monotonic() - away >= 0.9
+        assert kept <= partitions(got.assignment)
 
     async def test_a_static_member_is_taken_over_by_its_instance_id(
         self, client: Client, group: str, topic: str
@@ -428,3 +481,23 @@ class TestDescribe:
         await a.leave()
         listed = {g.group: g for g in await cast(GroupCoordinator, client.backend).list_groups()}
         assert (listed[group].group_type, listed[group].state) == ("consumer", "Empty")
+
+    async def test_a_consumer_group_is_deleted_with_its_offsets_once_empty(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        backend = cast(GroupCoordinator, client.backend)
+        a = Member(client, group, topic)
+        await a.join()
+        await backend.commit_member_offsets(
+            Membership(group, a.epoch, a.member_id), {(topic, 1): CommittedOffset(4)}
+        )
+        with pytest.raises(GroupNotEmpty):
+            await backend.delete_group(group)
+        await a.leave()
+        empty = await backend.describe_group(group)
+        assert (empty.state, empty.group_type, empty.members) == ("Empty", "consumer", ())
+        assert await backend.group_offsets(group) == {(topic, 1): CommittedOffset(4)}
+        await backend.delete_group(group)
+        assert await backend.group_offsets(group) == {}
+        gone = await backend.describe_group(group)
+        assert (gone.state, gone.members) == ("Dead", ())
