@@ -124,6 +124,9 @@ class ConsumerGroup(AsyncResource):
         self._owned: dict[TopicPartition, _Owned] = {}
         self._marks: dict[TopicPartition, CommittedOffset] = {}
         self._committed: dict[TopicPartition, CommittedOffset] = {}
+        # One commit at a time: a commit held up by a coordinator failover must not land
+        # after a later one and move the group's offsets back.
+        self._committing = asyncio.Lock()
         self._closed = False
         self._fatal: BaseException | None = None
         self._member: Member[Any, Any] | None = None  # made when the group starts
@@ -358,6 +361,10 @@ class ConsumerGroup(AsyncResource):
         await self._commit(frozenset(self._marks))
 
     async def _commit(self, partitions: Partitions) -> None:
+        async with self._committing:
+            await self._commit_marks(partitions)
+
+    async def _commit_marks(self, partitions: Partitions) -> None:
         marks = {tp: self._marks[tp] for tp in partitions if tp in self._marks}
         if not marks:
             return

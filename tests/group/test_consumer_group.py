@@ -159,6 +159,48 @@ async def test_a_commit_from_a_stale_generation_is_refused(
     assert committed.get((topic, 0)) != CommittedOffset(5)
 
 
+async def test_commits_land_in_the_order_they_were_made(
+    client: Client, topic: str, group_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that is slow (its coordinator died under it and it waits for the next one)
+    must not land after a later commit and move the group's offset back: commits go one at a
+    time, the later one carrying the later marks."""
+    client.config.consumer.offsets.auto_commit = False
+    async with client.admin() as admin:
+        await admin.create_topic(topic, 1)
+    await produce(client, topic, 0, 2, partitions=1)
+    backend = client.backend
+    kind = type(backend)
+    real = kind.commit_member_offsets  # type: ignore[attr-defined]
+    first_in_flight = asyncio.Event()
+    release_first = asyncio.Event()
+    calls = 0
+
+    async def commit(self: object, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if self is backend and calls == 1:
+            first_in_flight.set()
+            await release_first.wait()
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(kind, "commit_member_offsets", commit)
+    async with client.group(group_id, [topic]) as group:
+        [first] = await take(group, 1)
+        slow = asyncio.ensure_future(group.commit())
+        with anyio.fail_after(10):
+            await first_in_flight.wait()
+        [second] = await take(group, 1)
+        later = asyncio.ensure_future(group.commit())
+        await anyio.wait_all_tasks_blocked()
+        release_first.set()
+        with anyio.fail_after(10):
+            await asyncio.gather(slow, later)
+        committed = await backend.committed_offsets(group_id, [(topic, 0)])
+    assert (first.offset, second.offset) == (0, 1)
+    assert committed[(topic, 0)].offset == 2
+
+
 @pytest.mark.parametrize("protocol", [GroupProtocol.CONSUMER], ids=str, indirect=True)
 async def test_a_member_fenced_for_missing_heartbeats_cannot_commit_and_joins_again(
     client: Client, topic: str, group_id: str, monkeypatch: pytest.MonkeyPatch
