@@ -88,8 +88,9 @@ class MemberDescription:
     In a classic group (DescribeGroups): ``metadata`` and ``assignment`` are its bytes as
     it joined and as the leader sent them (decode with ``consumer_protocol``). In a consumer
     group (KIP-848's ConsumerGroupDescribe): ``member_epoch``, the ``subscribed_topics``,
-    what it owns now (``assigned``) and what the coordinator wants it to own (``target``;
-    the two differ while it reconciles); ``member_type`` is ``"consumer"``, or
+    what it was given (``assigned``, without what it was told to revoke and has not yet
+    acknowledged) and what the coordinator wants it to own (``target``; the two differ while
+    it reconciles); ``member_type`` is ``"consumer"``, or
     ``"classic"`` for a classic member that joined a consumer group.
     """
 
@@ -233,19 +234,25 @@ class ConsumerGroupCoordinator(Protocol):
     the coordinator assigns (``server_assignor``: ``"uniform"`` or ``"range"``) and each
     member reconciles on its own, by heartbeats.
 
-    A member joins with epoch 0 and its own id (``member_id``, made once by the member),
-    leaves with epoch -1 (-2: a static member leaving for a moment, its assignment kept until
-    its session ends). Fields given as None are unchanged since the last heartbeat; after an
-    error the next heartbeat sends them all. ``owned`` is every partition the member holds
-    (topic name -> partitions); sending it after reconciling acknowledges the assignment.
+    A member joins with epoch 0 and its own id (``member_id``, made once by the member; the
+    answer's ``member_id`` is the one to heartbeat with from then on, as on Kafka 3.7-3.9 the
+    coordinator makes it), leaves with epoch -1 (-2: a static member leaving for a moment, its
+    assignment kept until its session ends); a leave is answered with the leave epoch, an
+    interval of 0 and no assignment, and a second one is ``StaleMember``. Fields given as
+    None are unchanged since the last heartbeat; after an error the next heartbeat sends them
+    all. ``owned`` is every partition the member holds (topic name -> partitions); sending it
+    after reconciling acknowledges the assignment.
+
     Errors: ``StaleMember`` (reason ``FENCED_MEMBER_EPOCH`` or ``UNKNOWN_MEMBER_ID``: the
     partitions are lost, join again with epoch 0), ``FencedInstanceId`` (another member has
     this static member's id, or has not released it yet: ``UNRELEASED_INSTANCE_ID``),
     ``ConfigError`` naming ``group.remote_assignor`` for an assignor the coordinator does not
-    have, ``GroupError`` for anything else final; a coordinator that moved is retried inside
-    the backend. Offsets are committed with ``commit_member_offsets``, the epoch as the
-    membership's generation (``StaleMember`` with reason ``STALE_MEMBER_EPOCH`` when it is
-    not the member's current one).
+    have and ``group.protocol`` for a coordinator without the protocol,
+    ``AuthenticationError`` when the group is not the client's to join, ``GroupError`` for
+    anything else final; a coordinator that moved or is loading is retried inside the backend
+    within ``net.request_timeout``. Offsets are committed with ``commit_member_offsets``, the
+    epoch as the membership's generation (``StaleMember`` with reason ``STALE_MEMBER_EPOCH``
+    when it is not the member's current one).
     """
 
     async def supports_consumer_protocol(self) -> bool:

@@ -27,9 +27,11 @@ from aiomq.backends.base import CommittedOffset, Membership
 from aiomq.backends.group import HeartbeatAnswer
 from aiomq.backends.kafka import _group_protocol as wire
 from aiomq.backends.kafka._cluster import Retry
+from aiomq.backends.kafka._group import consumer_heartbeat_error
 from aiomq.backends.kafka.backend import KafkaBackend
 from aiomq.config import Config
 from aiomq.errors import (
+    AuthenticationError,
     BrokerUnavailable,
     ConfigError,
     FencedInstanceId,
@@ -560,3 +562,29 @@ class TestVersions:
             g, member_id=joined.member_id, member_epoch=-1
         )
         assert left.member_epoch == -1
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "reason"),
+    [
+        (110, StaleMember, "FENCED_MEMBER_EPOCH"),
+        (25, StaleMember, "UNKNOWN_MEMBER_ID"),
+        (82, FencedInstanceId, None),
+        (111, FencedInstanceId, None),
+        (112, ConfigError, None),
+        (30, AuthenticationError, None),  # as the classic operations report it
+        (42, GroupError, None),
+        (81, GroupError, None),
+    ],
+)
+async def test_heartbeat_error_codes_map_to_the_contracts_errors(
+    code: int, expected: type[Exception], reason: str | None
+) -> None:
+    error = consumer_heartbeat_error(code, "the broker's words", "group 'g'")
+    assert type(error) is expected
+    assert "group 'g'" in str(error)
+    if reason is not None:
+        assert isinstance(error, StaleMember)
+        assert error.reason == reason
+    if isinstance(error, ConfigError):
+        assert error.field == "group.remote_assignor"

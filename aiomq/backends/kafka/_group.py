@@ -96,6 +96,7 @@ _GROUP_MAX_SIZE_REACHED = 81
 _UNKNOWN_MEMBER_ID = 25
 _UNSUPPORTED_ASSIGNOR = 112
 _INVALID_GROUP_ID = 24
+_GROUP_AUTHORIZATION_FAILED = 30  # AuthenticationError, as for the classic operations
 _CONSUMER_MEMBER_STALE = {110: "FENCED_MEMBER_EPOCH", 25: "UNKNOWN_MEMBER_ID"}
 _CLASSIC_MEMBER = 0  # ConsumerGroupDescribe v1's member type of a classic member
 _LEAVE_EPOCHS = (-1, -2)  # a member leaving; -2: a static member coming back soon
@@ -146,7 +147,7 @@ def consumer_heartbeat_error(code: int, message: str | None, context: str) -> Ex
     if code == _UNSUPPORTED_ASSIGNOR:
         # The broker's message names the assignors it has ("Supported assignors: ...").
         return ConfigError("group.remote_assignor", f"{context}: {message or error_name(code)}")
-    if code == _INVALID_GROUP_ID:
+    if code in (_INVALID_GROUP_ID, _GROUP_AUTHORIZATION_FAILED):
         return error_for_code(code, context, message)
     return GroupError(f"{context}: {error_name(code)}{detail}")
 
