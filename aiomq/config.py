@@ -352,9 +352,7 @@ class ProducerConfig:
 
 @dataclass(slots=True)
 class OffsetsConfig:
-    """Where consumers start and how groups commit (sarama's ``Config.Consumer.Offsets``).
-
-    """
+    """Where consumers start and how groups commit (sarama's ``Config.Consumer.Offsets``)."""
 
     PATH: ClassVar[str] = "consumer.offsets"
 
@@ -433,9 +431,7 @@ class FetchConfig:
 
 @dataclass(slots=True)
 class ConsumerConfig:
-    """Consumer settings (sarama's ``Config.Consumer``): ``offsets``, ``fetch``, ``max_wait``.
-
-    """
+    """Consumer settings (sarama's ``Config.Consumer``): ``offsets``, ``fetch``, ``max_wait``."""
 
     PATH: ClassVar[str] = "consumer"
 
