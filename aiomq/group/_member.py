@@ -114,6 +114,13 @@ class Member(Generic[_M, _C]):
         self._released: set[tuple[str, int]] = set()
 
     @property
+    def rebalancing(self) -> bool:
+        """A rebalance began (the member joins, or its assignment changes) and is not yet
+        reported: the member does not own what it was given, or the coordinator does not
+        know it does."""
+        return self._rebalancing
+
+    @property
     def membership(self) -> Membership | None:
         """What offsets are committed with now; None while the member has none."""
         return self.machine.membership
