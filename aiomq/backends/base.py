@@ -732,6 +732,7 @@ def check_consumer_heartbeat(
     subscribed_topics: object,
     server_assignor: object,
     owned: object,
+    subscribed_topic_regex: object = None,
 ) -> tuple[tuple[str, ...] | None, dict[str, tuple[int, ...]] | None]:
     """Check ``ConsumerGroupCoordinator.consumer_group_heartbeat``'s arguments; return the
     subscribed topics and the owned partitions, sorted and without repeats (None where not
@@ -742,8 +743,10 @@ def check_consumer_heartbeat(
     non-empty ``str``), ``group.rebalance_timeout`` (None or 1 ms to ``2**31 - 1`` ms),
     ``subscribed_topics`` (None or a sequence of topic names), ``group.remote_assignor``
     (None or a non-empty ``str``; whether the coordinator has it is the coordinator's to
-    say), ``owned`` (None or topic names mapped to partitions). What the protocol asks of
-    their combination (a join sends a rebalance timeout, ...) is the coordinator's to say.
+    say), ``owned`` (None or topic names mapped to partitions), ``pattern`` for
+    ``subscribed_topic_regex`` (None or a ``str``; whether it is a valid regular expression
+    is the coordinator's to say). What the protocol asks of their combination (a join sends
+    a rebalance timeout, ...) is the coordinator's to say.
     """
     check_string("member_id", member_id, empty=False)
     _int("member_epoch", member_epoch, -2, INT32_MAX)
@@ -762,6 +765,8 @@ def check_consumer_heartbeat(
             )
     if server_assignor is not None:
         check_string("group.remote_assignor", server_assignor, empty=False)
+    if subscribed_topic_regex is not None:
+        check_string("pattern", subscribed_topic_regex)
     topics = None
     if subscribed_topics is not None:
         if not isinstance(subscribed_topics, Sequence | Set) or isinstance(

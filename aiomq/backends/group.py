@@ -90,7 +90,8 @@ class MemberDescription:
     group (KIP-848's ConsumerGroupDescribe): ``member_epoch``, the ``subscribed_topics``,
     what it was given (``assigned``, without what it was told to revoke and has not yet
     acknowledged) and what the coordinator wants it to own (``target``; the two differ while
-    it reconciles); ``member_type`` is ``"consumer"``, or
+    it reconciles); ``subscribed_pattern`` is the regular expression it subscribed with
+    (None without one); ``member_type`` is ``"consumer"``, or
     ``"classic"`` for a classic member that joined a consumer group.
     """
 
@@ -105,6 +106,7 @@ class MemberDescription:
     subscribed_topics: tuple[str, ...] = ()
     assigned: frozenset[TopicPartition] = frozenset()
     target: frozenset[TopicPartition] = frozenset()
+    subscribed_pattern: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +245,26 @@ class ConsumerGroupCoordinator(Protocol):
     all. ``owned`` is every partition the member holds (topic name -> partitions); sending it
     after reconciling acknowledges the assignment.
 
+    A member subscribes to topics by name (``subscribed_topics``) or by a regular expression
+    (``subscribed_topic_regex``, ``""`` to drop one; Java sends an empty list of names with
+    it); given both, it subscribes to the union. The coordinator matches the expression
+    against the whole of every topic name (Kafka: RE2J's ``matches()``, so no lookarounds or
+    backreferences; internal topics such as ``__consumer_offsets`` match too), again as
+    topics are created and deleted, and moves the group epoch on when what it matches
+    changes. Kafka 4.1 resolves a group's expressions asynchronously, when a heartbeat
+    comes, at most once every 10 s (``REGEX_BATCH_REFRESH_MIN_INTERVAL_MS``): the join's
+    answer assigns none of their topics yet (the next heartbeat does), a topic created
+    later is assigned up to 10 s after the group's last resolution (10.1 s measured on
+    4.1.2 right after a join), and a deleted topic is given up at the next heartbeat. Wait
+    for the assignment, never for a time (memory:// resolves at every heartbeat).
+
     Errors: ``StaleMember`` (reason ``FENCED_MEMBER_EPOCH`` or ``UNKNOWN_MEMBER_ID``: the
     partitions are lost, join again with epoch 0), ``FencedInstanceId`` (another member has
     this static member's id, or has not released it yet: ``UNRELEASED_INSTANCE_ID``),
     ``ConfigError`` naming ``group.remote_assignor`` for an assignor the coordinator does not
-    have and ``group.protocol`` for a coordinator without the protocol,
+    have, ``group.protocol`` for a coordinator without the protocol, and ``pattern`` for a
+    regular expression the coordinator cannot compile (Kafka's INVALID_REGULAR_EXPRESSION) or
+    a coordinator without regex subscriptions (Kafka 3.7-3.9, ConsumerGroupHeartbeat v0),
     ``AuthenticationError`` when the group is not the client's to join, ``GroupError`` for
     anything else final; a coordinator that moved or is loading is retried inside the backend
     within ``net.request_timeout``. Offsets are committed with ``commit_member_offsets``, the
@@ -270,6 +287,7 @@ class ConsumerGroupCoordinator(Protocol):
         subscribed_topics: Sequence[str] | None = None,
         server_assignor: str | None = None,
         owned: Mapping[str, Sequence[int]] | None = None,
+        subscribed_topic_regex: str | None = None,
     ) -> HeartbeatAnswer:
         """Kafka's ConsumerGroupHeartbeat (v1): join, stay, acknowledge or leave."""
         ...

@@ -33,6 +33,9 @@ PARTITIONS = 4
 WAIT = 20.0  # bound on waiting for the coordinator (Kafka: a new topic's metadata, heartbeats)
 PAUSE = 0.1  # between the heartbeats of a wait; coordinators answer early heartbeats too
 SESSION_WAIT = 30.0  # bound on a session's end: the Kafka test broker's sessions are 6 s
+# Bound on a regular expression's new match: Kafka 4.1 resolves a group's expressions at most
+# once every 10 s (10.1 s measured for a topic created right after the join).
+PATTERN_WAIT = 40.0
 
 Assignment = Mapping[str, tuple[int, ...]]
 
@@ -64,8 +67,10 @@ class Member:
         instance_id: str | None = None,
         server_assignor: str | None = None,
         rebalance_timeout: float = 30.0,
+        pattern: str | None = None,
     ) -> None:
         self.coordinator = cast(ConsumerGroupCoordinator, client.backend)
+        self.pattern = pattern
         self.rebalance_timeout = rebalance_timeout
         self.group = group
         self.topic = topic
@@ -83,9 +88,10 @@ class Member:
                 member_epoch=0,
                 instance_id=self.instance_id,
                 rebalance_timeout=self.rebalance_timeout,
-                subscribed_topics=[self.topic],
+                subscribed_topics=[self.topic] if self.topic else [],
                 server_assignor=self.server_assignor,
                 owned={},
+                subscribed_topic_regex=self.pattern,
             )
         )
 
@@ -282,6 +288,83 @@ class TestTopics:
             group, member_id=a.member_id, member_epoch=a.epoch, subscribed_topics=[other]
         )
         assert only.assignment == {other: (0, 1)}
+
+
+class TestPatterns:
+    """Subscribing by a regular expression (KIP-848's SubscribedTopicRegex). Kafka resolves
+    it asynchronously, so what a member gets is heartbeated for, never expected at once."""
+
+    async def test_a_pattern_is_assigned_the_topics_whose_whole_name_it_matches(
+        self, client: Client, group: str, topic_name: str
+    ) -> None:
+        for suffix, partitions_ in (("a", 2), ("b", 1), ("a-not", 1)):
+            await create(client, f"{topic_name}-{suffix}", partitions_)
+        await create(client, f"x{topic_name}-a", 1)
+        pattern = f"{topic_name}-[ab]"
+        a = Member(client, group, "", pattern=pattern)
+        await a.join()
+        await a.until(lambda _: count(a.assigned) >= 3, ack=True)
+        assert a.assigned == {f"{topic_name}-a": (0, 1), f"{topic_name}-b": (0,)}
+        described = await cast(GroupCoordinator, client.backend).describe_group(group)
+        [member] = described.members
+        assert (member.subscribed_pattern, member.subscribed_topics) == (pattern, ())
+
+    async def test_a_topic_created_later_that_matches_is_assigned_a_deleted_one_given_up(
+        self, client: Client, group: str, topic_name: str
+    ) -> None:
+        first, later = f"{topic_name}-1", f"{topic_name}-2"
+        await create(client, first, 2)
+        a = Member(client, group, "", pattern=f"{topic_name}-[0-9]+")
+        await a.join()
+        await a.until(lambda _: count(a.assigned) == 2, ack=True)
+        before = a.epoch
+        await create(client, later, 1)
+        await a.until(lambda _: later in a.assigned, ack=True, wait=PATTERN_WAIT)
+        assert a.assigned == {first: (0, 1), later: (0,)}
+        assert a.epoch > before
+        async with client.admin() as admin:
+            await admin.delete_topic(first)
+        await a.until(lambda _: first not in a.assigned, ack=True, wait=PATTERN_WAIT)
+        assert a.assigned == {later: (0,)}
+
+    async def test_an_invalid_pattern_is_a_config_error(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        a = Member(client, group, topic)
+        await alone(a)
+        joined = a.epoch
+        # The second is valid in Python's re, not in RE2J (no lookarounds).
+        for pattern in ("(unclosed", f"{topic}(?=x)"):
+            with pytest.raises(ConfigError) as caught:
+                await Member(client, group, topic, pattern=pattern).join()
+            assert caught.value.field == "pattern"
+            assert pattern in str(caught.value)
+        # Refused before joining: the group did not change.
+        assert (await a.beat()).member_epoch == joined
+        described = await cast(GroupCoordinator, client.backend).describe_group(group)
+        assert [m.member_id for m in described.members] == [a.member_id]
+        assert described.group_epoch == joined
+
+    async def test_names_and_a_pattern_subscribe_to_the_union_and_an_empty_pattern_drops_it(
+        self, client: Client, group: str, topic: str
+    ) -> None:
+        matched = f"{topic}-m"
+        await create(client, matched, 1)
+        a = Member(client, group, topic, pattern=f"{topic}-.*")
+        await a.join()
+        await a.until(lambda _: count(a.assigned) == PARTITIONS + 1, ack=True)
+        assert a.assigned == {topic: tuple(range(PARTITIONS)), matched: (0,)}
+        before = a.epoch
+        dropped = await a.coordinator.consumer_group_heartbeat(
+            group, member_id=a.member_id, member_epoch=a.epoch, subscribed_topic_regex=""
+        )
+        a._took(dropped)
+        await a.until(lambda _: matched not in a.assigned, ack=True, wait=PATTERN_WAIT)
+        assert a.assigned == {topic: tuple(range(PARTITIONS))}
+        assert a.epoch > before
+        described = await cast(GroupCoordinator, client.backend).describe_group(group)
+        [member] = described.members
+        assert (member.subscribed_pattern, member.subscribed_topics) == (None, (topic,))
 
 
 class TestLeaving:

@@ -379,6 +379,7 @@ class TestErrors:
             ("owned", lambda: beat(owned=[("t", [0])])),
             ("owned", lambda: beat(owned={"t": [-1]})),
             ("owned", lambda: beat(owned={"t": 0})),
+            ("pattern", lambda: beat(subscribed_topic_regex=7)),
         ]
         for field_name, call in cases:
             with pytest.raises(ConfigError) as caught:
@@ -562,6 +563,27 @@ class TestVersions:
             g, member_id=joined.member_id, member_epoch=-1
         )
         assert left.member_epoch == -1
+
+    async def test_v0_refuses_a_pattern_before_sending_it(
+        self, backend: KafkaBackend, g: str, topic: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        api = wire._CONSUMER_GROUP_HEARTBEAT
+        monkeypatch.setattr(api, "structs", api.structs[:1])
+        with pytest.raises(ConfigError) as caught:
+            await join(backend, g, topic, member_id(), subscribed_topic_regex=f"{topic}.*")
+        assert caught.value.field == "pattern"
+        assert "v1" in str(caught.value)
+        # No expression ("") is simply not sent.
+        joined = await join(backend, g, topic, member_id(), subscribed_topic_regex="")
+        assert joined.member_epoch >= 1
+
+
+async def test_invalid_regular_expression_is_a_config_error_naming_the_pattern() -> None:
+    error = consumer_heartbeat_error(128, "SubscribedTopicRegex `(` is not valid", "group 'g'")
+    assert type(error) is ConfigError
+    assert error.field == "pattern"
+    assert "group 'g'" in str(error)
+    assert "SubscribedTopicRegex `(`" in str(error)
 
 
 @pytest.mark.parametrize(

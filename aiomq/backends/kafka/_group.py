@@ -95,6 +95,7 @@ _GROUP_ID_NOT_FOUND = 69
 _GROUP_MAX_SIZE_REACHED = 81
 _UNKNOWN_MEMBER_ID = 25
 _UNSUPPORTED_ASSIGNOR = 112
+_INVALID_REGULAR_EXPRESSION = 128
 _INVALID_GROUP_ID = 24
 _GROUP_AUTHORIZATION_FAILED = 30  # AuthenticationError, as for the classic operations
 _CONSUMER_MEMBER_STALE = {110: "FENCED_MEMBER_EPOCH", 25: "UNKNOWN_MEMBER_ID"}
@@ -147,6 +148,9 @@ def consumer_heartbeat_error(code: int, message: str | None, context: str) -> Ex
     if code == _UNSUPPORTED_ASSIGNOR:
         # The broker's message names the assignors it has ("Supported assignors: ...").
         return ConfigError("group.remote_assignor", f"{context}: {message or error_name(code)}")
+    if code == _INVALID_REGULAR_EXPRESSION:
+        # The broker's message quotes the expression and says what RE2J found wrong.
+        return ConfigError("pattern", f"{context}: {error_name(code)}{detail}")
     if code in (_INVALID_GROUP_ID, _GROUP_AUTHORIZATION_FAILED):
         return error_for_code(code, context, message)
     return GroupError(f"{context}: {error_name(code)}{detail}")
@@ -520,10 +524,12 @@ class KafkaGroupCoordinator:
         subscribed_topics: Sequence[str] | None = None,
         server_assignor: str | None = None,
         owned: Mapping[str, Sequence[int]] | None = None,
+        subscribed_topic_regex: str | None = None,
     ) -> HeartbeatAnswer:
         """ConsumerGroupHeartbeat (``ConsumerGroupCoordinator.consumer_group_heartbeat``):
         v1, or v0 on Kafka 3.7-3.9, where a member joining (epoch 0) is given its id by the
-        coordinator: the answer's ``member_id`` is then the one to heartbeat with.
+        coordinator: the answer's ``member_id`` is then the one to heartbeat with, and a
+        regular expression is a ``ConfigError("pattern")`` (v0 has no field for it).
 
         ``owned`` topics are sent by id; one that has none (it was deleted) is left out.
         The answer's assignment leaves out topic ids no name is found for (module
@@ -539,6 +545,7 @@ class KafkaGroupCoordinator:
             subscribed_topics,
             server_assignor,
             owned,
+            subscribed_topic_regex,
         )
         rebalance_ms = (
             -1
@@ -569,6 +576,7 @@ class KafkaGroupCoordinator:
                 topics,
                 server_assignor,
                 owned_ids,
+                subscribed_topic_regex,
             )
             response = await self._ask(group, request, deadline, context)
             code = response.error_code
@@ -717,7 +725,7 @@ class KafkaGroupCoordinator:
         if code:
             raise group_error(code, f"{context}: {message}" if message else context)
         described = []
-        for mid, iid, _rack, epoch, client, host, topics, _regex, now, target, *kind in members:
+        for mid, iid, _rack, epoch, client, host, topics, regex, now, target, *kind in members:
             described.append(
                 MemberDescription(
                     mid,
@@ -729,6 +737,7 @@ class KafkaGroupCoordinator:
                     subscribed_topics=tuple(sorted(topics or ())),
                     assigned=self._described_partitions(now),
                     target=self._described_partitions(target),
+                    subscribed_pattern=regex or None,
                 )
             )
         return GroupDescription(

@@ -89,7 +89,7 @@ from aiokafka.protocol.types import (
     UnsignedVarInt32,
 )
 
-from ...errors import AiomqError
+from ...errors import AiomqError, ConfigError
 
 __all__ = [
     "CONSUMER_GROUP_DESCRIBE",
@@ -811,19 +811,30 @@ def consumer_group_heartbeat(
     subscribed_topics: Sequence[str] | None,
     server_assignor: str | None,
     owned: Sequence[tuple[uuid.UUID, Sequence[int]]] | None,
+    subscribed_topic_regex: str | None = None,
 ) -> Any:
     """ConsumerGroupHeartbeat v1 (v0 on Kafka 3.7-3.9). ``rebalance_timeout_ms`` -1 and the
     None fields mean "unchanged". v1 members make their own id (KIP-1082); a v0 member joins
     (epoch 0) with ``""`` and the coordinator gives it one, so ``member_id`` is sent as
-    ``""`` at epoch 0 on v0."""
+    ``""`` at epoch 0 on v0. v0 has no SubscribedTopicRegex: a request with a regular
+    expression to a broker that speaks only v0 raises ``ConfigError("pattern")`` before
+    anything is sent (``""``, no expression, is simply left out)."""
     topics = None if subscribed_topics is None else list(subscribed_topics)
     partitions = None if owned is None else [[tid, list(parts)] for tid, parts in owned]
 
     def values(version: int) -> list[Any]:
         sent_id = "" if version == 0 and member_epoch == 0 else member_id
         head = [group, sent_id, member_epoch, instance_id, None, rebalance_timeout_ms, topics]
-        regex = [None] if version >= 1 else []
-        return [*head, *regex, server_assignor, partitions]
+        if version >= 1:
+            return [*head, subscribed_topic_regex, server_assignor, partitions]
+        if subscribed_topic_regex:
+            raise ConfigError(
+                "pattern",
+                "the group's coordinator speaks ConsumerGroupHeartbeat v0 only (Kafka 3.7-3.9), "
+                "which cannot subscribe by a regular expression: that needs v1 (Kafka 4.0+); "
+                "subscribe by topic names",
+            )
+        return [*head, server_assignor, partitions]
 
     return _CONSUMER_GROUP_HEARTBEAT.request(values)
 

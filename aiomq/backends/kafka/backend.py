@@ -653,6 +653,7 @@ class KafkaBackend:
         subscribed_topics: Sequence[str] | None = None,
         server_assignor: str | None = None,
         owned: Mapping[str, Sequence[int]] | None = None,
+        subscribed_topic_regex: str | None = None,
     ) -> HeartbeatAnswer:
         """ConsumerGroupHeartbeat
         (``ConsumerGroupCoordinator.consumer_group_heartbeat``)."""
@@ -665,6 +666,7 @@ class KafkaBackend:
             subscribed_topics=subscribed_topics,
             server_assignor=server_assignor,
             owned=owned,
+            subscribed_topic_regex=subscribed_topic_regex,
         )
 
     # -- transactions --------------------------------------------------------------------

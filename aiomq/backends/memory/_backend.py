@@ -394,6 +394,7 @@ class MemoryBackend:
         subscribed_topics: Sequence[str] | None = None,
         server_assignor: str | None = None,
         owned: Mapping[str, Sequence[int]] | None = None,
+        subscribed_topic_regex: str | None = None,
     ) -> HeartbeatAnswer:
         """ConsumerGroupHeartbeat (``ConsumerGroupCoordinator.consumer_group_heartbeat``),
         answered by the broker's ``consumer_coordinator``."""
@@ -407,6 +408,7 @@ class MemoryBackend:
             subscribed_topics=subscribed_topics,
             server_assignor=server_assignor,
             owned=owned,
+            subscribed_topic_regex=subscribed_topic_regex,
             client_id=self._client_id,
         )
         await checkpoint()

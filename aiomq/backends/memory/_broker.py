@@ -115,7 +115,7 @@ class MemoryBroker:
         self.transactions = TransactionCoordinator()
         self.groups_coordinator = Coordinator()
         self.consumer_coordinator = ConsumerCoordinator(
-            self.groups_coordinator, self._partition_count
+            self.groups_coordinator, self._partition_count, topic_names=self._topics.keys
         )
 
     def __repr__(self) -> str:

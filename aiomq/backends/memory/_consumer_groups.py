@@ -9,6 +9,11 @@ heartbeat at a time (``_reconcile``).
   joins, leaves, is removed or changes its subscription, and when a subscribed topic
   appears, disappears or grows; the next heartbeat then computes the target assignment of
   that epoch (the group is ``Assigning`` until it does).
+- A member may subscribe by a regular expression (RE2J's, through ``_regex``), on its own
+  or with topic names (the union). Kafka resolves a group's expressions asynchronously, at
+  most every 10 s and only when a heartbeat comes; here every heartbeat resolves them against
+  the broker's topics, so a topic created or deleted is seen at once: sooner than on Kafka,
+  never in a different order.
 - A member gives up partitions first, keeping its epoch, and reaches the target epoch once
   a heartbeat's ``owned`` shows it holds none of them; a partition goes to its new owner
   only once the previous owner has acknowledged giving it up (or left, or was removed).
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ...config import SERVER_ASSIGNORS as ASSIGNOR_NAMES
@@ -41,6 +46,7 @@ from ..base import Membership, TopicPartition, check_consumer_heartbeat
 from ..group import GroupDescription, GroupListing, HeartbeatAnswer, MemberDescription
 from ._coordinator import Coordinator
 from ._reconcile import UNREVOKED, Progress, reconcile
+from ._regex import compile_topic_regex
 from ._server_assignors import SERVER_ASSIGNORS, MemberSpec
 
 __all__ = [
@@ -72,6 +78,7 @@ class _Member:
     rebalance_timeout: float
     session_deadline: float
     subscribed: frozenset[str] = frozenset()
+    pattern: str | None = None  # its regular expression, if it subscribed by one
     assignor: str | None = None  # the one it asked for, if any
     progress: Progress = field(default_factory=Progress)
     # While it must give partitions up: when it is removed unless it has acknowledged.
@@ -104,7 +111,8 @@ class ConsumerCoordinator:
     ``supports_consumer_protocol()`` answers False and a heartbeat is a
     ``ConfigError("group.protocol")``). ``classic`` is the broker's classic coordinator
     (a group id is one or the other); ``partition_count`` gives a topic's partition count,
-    None when it does not exist; ``clock`` defaults to the running loop's.
+    None when it does not exist; ``topic_names`` the names of the topics there are (for
+    regular expressions; none without it); ``clock`` defaults to the running loop's.
     """
 
     def __init__(
@@ -112,9 +120,11 @@ class ConsumerCoordinator:
         classic: Coordinator,
         partition_count: Callable[[str], int | None],
         clock: Callable[[], float] | None = None,
+        topic_names: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self._classic = classic
         self._partition_count = partition_count
+        self._topic_names = topic_names
         self._clock = clock
         self._groups: dict[str, _Group] = {}
         self.consumer_session_timeout = DEFAULT_CONSUMER_SESSION_TIMEOUT
@@ -137,6 +147,7 @@ class ConsumerCoordinator:
         subscribed_topics: Sequence[str] | None = None,
         server_assignor: str | None = None,
         owned: Mapping[str, Sequence[int]] | None = None,
+        subscribed_topic_regex: str | None = None,
         client_id: str = "aiomq",
     ) -> HeartbeatAnswer:
         """Kafka's ConsumerGroupHeartbeat; see ``ConsumerGroupCoordinator``."""
@@ -148,6 +159,7 @@ class ConsumerCoordinator:
             subscribed_topics,
             server_assignor,
             owned,
+            subscribed_topic_regex,
         )
         if not self.consumer_protocol:
             raise ConfigError(
@@ -155,7 +167,11 @@ class ConsumerCoordinator:
                 "the broker does not speak the consumer group protocol (KIP-848; its "
                 "consumer_protocol setting is off): use the classic protocol",
             )
-        _check_request(member_epoch, instance_id, rebalance_timeout, topics, holding)
+        _check_request(
+            member_epoch, instance_id, rebalance_timeout, topics, subscribed_topic_regex, holding
+        )
+        if subscribed_topic_regex:
+            compile_topic_regex(subscribed_topic_regex)  # INVALID_REGULAR_EXPRESSION
         if server_assignor is not None and server_assignor not in SERVER_ASSIGNORS:
             raise ConfigError(
                 "group.remote_assignor",
@@ -179,7 +195,7 @@ class ConsumerCoordinator:
         member = self._find(g, member_id, member_epoch, instance_id, owned_now, now, client_id)
         before = member.progress
 
-        subscribed = member.subscribed
+        subscribed, pattern = member.subscribed, member.pattern
         member.client_id = client_id
         if instance_id is not None:
             member.instance_id = instance_id
@@ -190,9 +206,11 @@ class ConsumerCoordinator:
             member.assignor = server_assignor
         if topics is not None:
             member.subscribed = frozenset(topics)
+        if subscribed_topic_regex is not None:
+            member.pattern = subscribed_topic_regex or None  # "" drops it
         g.members[member.member_id] = member
 
-        bump = g.epoch == 0 or member.subscribed != subscribed
+        bump = g.epoch == 0 or member.subscribed != subscribed or member.pattern != pattern
         metadata = self._metadata(g)
         if metadata != g.topics:
             g.topics = metadata
@@ -330,8 +348,17 @@ class ConsumerCoordinator:
 
     # -- assignment ------------------------------------------------------------------------
 
+    def _subscription(self, member: _Member) -> frozenset[str]:
+        """The topics ``member`` subscribes to: its names, and those its regular expression
+        matches whole (RE2J's ``matches()``) among the topics there are."""
+        if member.pattern is None or self._topic_names is None:
+            return member.subscribed
+        regex = compile_topic_regex(member.pattern)
+        matched = (t for t in self._topic_names() if regex.fullmatch(t) is not None)
+        return member.subscribed.union(matched)
+
     def _metadata(self, g: _Group) -> dict[str, int]:
-        wanted = {t for m in g.members.values() for t in m.subscribed}
+        wanted = {t for m in g.members.values() for t in self._subscription(m)}
         counts = {t: self._partition_count(t) for t in sorted(wanted)}
         return {t: n for t, n in counts.items() if n is not None}
 
@@ -339,7 +366,7 @@ class ConsumerCoordinator:
         """The target assignment of the group's epoch, by the assignor members ask for."""
         specs = {
             member_id: MemberSpec(
-                m.subscribed, g.targets.get(member_id, frozenset()), m.instance_id
+                self._subscription(m), g.targets.get(member_id, frozenset()), m.instance_id
             )
             for member_id, m in g.members.items()
         }
@@ -468,6 +495,7 @@ class ConsumerCoordinator:
                 subscribed_topics=tuple(sorted(m.subscribed)),
                 assigned=m.progress.assigned,
                 target=g.targets.get(m.member_id, frozenset()),
+                subscribed_pattern=m.pattern,
             )
             for m in g.members.values()
         )
@@ -497,6 +525,7 @@ def _check_request(
     instance_id: str | None,
     rebalance_timeout: float | None,
     topics: tuple[str, ...] | None,
+    regex: str | None,
     owned: Mapping[str, tuple[int, ...]] | None,
 ) -> None:
     """What Kafka answers INVALID_REQUEST for (its messages)."""
@@ -505,7 +534,7 @@ def _check_request(
             raise GroupError("RebalanceTimeoutMs must be provided in first request.")
         if owned is None or any(owned.values()):
             raise GroupError("TopicPartitions must be empty when (re-)joining.")
-        if topics is None:
+        if topics is None and regex is None:
             raise GroupError(
                 "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when "
                 "(re-)joining."
