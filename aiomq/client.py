@@ -192,13 +192,17 @@ class Client:
         self._session.check()
         return self._adopt(AsyncProducer(self._session))
 
-    def group(self, group_id: str, topics: Sequence[str]) -> ConsumerGroup:
+    def group(
+        self, group_id: str, topics: Sequence[str] = (), *, pattern: str | None = None
+    ) -> ConsumerGroup:
         """A new ``ConsumerGroup`` consuming ``topics`` as a member of ``group_id``
         (sarama-cluster's ``NewConsumerFromClient``). It joins the group when iterated or
-        entered (``async with``)."""
+        entered (``async with``). ``pattern`` subscribes to every topic whose whole name
+        matches that regular expression too, now and as topics are created (the consumer
+        protocol only: see ``ConsumerGroup``; Java's ``subscribe(SubscriptionPattern)``)."""
         self._session.check()
         check_group(group_id)
-        return self._adopt(ConsumerGroup(self._session, group_id, topics))
+        return self._adopt(ConsumerGroup(self._session, group_id, topics, pattern))
 
     def consumer(self) -> Consumer:
         """A new ``Consumer``: partitions read from offsets the caller chooses, outside any

@@ -71,6 +71,7 @@ class Heartbeat:
     subscribed_topics: tuple[str, ...] | None
     server_assignor: str | None
     owned: Mapping[str, tuple[int, ...]] | None
+    subscribed_topic_regex: str | None = None  # "" drops the one sent before
 
     @property
     def leaving(self) -> bool:
@@ -81,7 +82,10 @@ class Heartbeat:
 class ConsumerMember:
     """One member's view of the consumer protocol; see the module docstring.
 
-    ``member_id`` is made by the client once (a UUID) and kept across rejoins. ``owned`` is
+    ``member_id`` is made by the client once (a UUID) and kept across rejoins. ``topics``
+    and ``pattern`` (a regular expression the coordinator matches topic names against; the
+    member subscribes to the union) are sent like every field: in full, or when changed.
+    ``owned`` is
     what the member consumes once the callbacks it returned have run; ``reported`` what the
     coordinator was last told it owns (they differ while it reconciles).
     """
@@ -96,9 +100,11 @@ class ConsumerMember:
         instance_id: str | None = None,
         server_assignor: str | None = None,
         leave_on_close: bool | None = None,
+        pattern: str | None = None,
     ) -> None:
         self.group = group
         self.topics = tuple(sorted(set(topics)))
+        self.pattern = pattern
         self.member_id = member_id
         self.rebalance_timeout = rebalance_timeout
         self.instance_id = instance_id
@@ -114,6 +120,8 @@ class ConsumerMember:
         self._reconciling = False  # a reconciliation's callbacks are among them
         self._full = True  # the next heartbeat sends every field
         self._sent_topics: tuple[str, ...] | None = None
+        self._sent_pattern: str | None = None
+        self._had_pattern = False  # a pattern was sent once: "" drops it
         self._sent_owned: Partitions | None = None
         self._in_flight: Heartbeat | None = None
         self._send_leave = True  # whether leaving ends with a leave heartbeat
@@ -193,12 +201,23 @@ class ConsumerMember:
             self.topics if full or self.topics != self._sent_topics else None,
             self.server_assignor if full else None,
             _by_topic(owned) if full or owned != self._sent_owned else None,
+            self._pattern_to_send(full),
         )
         self._full = False
         self._sent_topics = self.topics
+        self._sent_pattern = self.pattern
         self._sent_owned = owned
         self._in_flight = request
         return request
+
+    def _pattern_to_send(self, full: bool) -> str | None:
+        """The pattern, when it is to be sent; ``""`` to drop the one sent before."""
+        if self.pattern is not None:
+            self._had_pattern = True
+            return self.pattern if full or self.pattern != self._sent_pattern else None
+        # A full heartbeat says it again: the one that dropped it may have been lost.
+        dropped = self._had_pattern and (full or self._sent_pattern is not None)
+        return "" if dropped else None
 
     def answered(self, request: Heartbeat, answer: HeartbeatAnswer) -> list[Action]:
         """The coordinator answered ``request``."""
@@ -316,9 +335,11 @@ class ConsumerMember:
 
     # -- subscription and leaving --------------------------------------------------------------
 
-    def subscribe(self, topics: Sequence[str]) -> None:
-        """Change the subscribed topics; the next heartbeat sends them."""
+    def subscribe(self, topics: Sequence[str], pattern: str | None = None) -> None:
+        """Change the subscribed topics and pattern (None: none); the next heartbeat sends
+        them."""
         self.topics = tuple(sorted(set(topics)))
+        self.pattern = pattern
 
     def leave(self) -> list[Action]:
         """Close: revoke (committing) everything, then the leave heartbeat, unless this is a

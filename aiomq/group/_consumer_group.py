@@ -99,17 +99,35 @@ class ConsumerGroup(AsyncResource):
     fatal one (the member was fenced, its configuration is refused), which ends the
     iteration by raising it. Make one with ``client.group(group_id, topics)``; ``async with``
     or ``aclose()`` commits, leaves the group and stops every task.
+
+    ``pattern`` subscribes to every topic whose whole name matches that regular expression
+    (RE2 syntax, as Java's ``subscribe(SubscriptionPattern)``), with ``topics`` or without:
+    the coordinator resolves it, again as topics are created and deleted (Kafka 4.1: within
+    about 10 s), so it needs the consumer protocol (KIP-848). ``ConfigError("pattern")``
+    under ``group.protocol`` ``CLASSIC``, or when the broker does not offer the consumer
+    protocol or refuses the expression (raised by the iteration).
     """
 
-    def __init__(self, session: Session, group_id: str, topics: Sequence[str]) -> None:
-        if isinstance(topics, str) or not topics:
-            raise ConfigError("topics", "must be a non-empty list of topic names")
+    def __init__(
+        self,
+        session: Session,
+        group_id: str,
+        topics: Sequence[str],
+        pattern: str | None = None,
+    ) -> None:
+        if pattern is not None and (not isinstance(pattern, str) or not pattern):
+            raise ConfigError("pattern", "must be a non-empty regular expression (a str)")
+        if isinstance(topics, str) or not (topics or pattern):
+            raise ConfigError("topics", "must be a non-empty list of topic names (or a pattern)")
         for topic in topics:
             validate_topic(topic)
         config = session.config
+        if pattern is not None and config.group.protocol is GroupProtocol.CLASSIC:
+            raise ConfigError("pattern", _PATTERN_NEEDS_CONSUMER)
         self._session = session
         self.group_id = group_id
         self.topics = tuple(topics)
+        self.pattern = pattern
         size = max(config.channel_buffer_size, 1)
         self.errors: Chan[BaseException] = Chan(size)
         self.notifications: Chan[Notification] | None = (
@@ -185,7 +203,8 @@ class ConsumerGroup(AsyncResource):
             "on_rebalance": self._rebalanced,
             "on_rebalance_start": self._rebalance_started,
         }
-        if await choose_protocol(settings, session.backend) is GroupProtocol.CONSUMER:
+        protocol = await choose_protocol(settings, session.backend, self.pattern is not None)
+        if protocol is GroupProtocol.CONSUMER:
             consumer = ConsumerMember(
                 self.group_id,
                 self.topics,
@@ -193,6 +212,7 @@ class ConsumerGroup(AsyncResource):
                 rebalance_timeout=settings.rebalance_timeout,
                 instance_id=settings.instance_id,
                 server_assignor=settings.remote_assignor,
+                pattern=self.pattern,
             )
             coordinator = cast(ConsumerGroupCoordinator, session.backend)
             return ConsumerDriver(consumer, coordinator, session, self, **callbacks)
@@ -510,24 +530,44 @@ def _put_dropping_oldest(chan: Chan[Any], item: Any, what: str) -> None:
         chan.send_nowait(item)
 
 
-async def choose_protocol(settings: GroupConfig, backend: Backend) -> GroupProtocol:
+_PATTERN_NEEDS_CONSUMER = (
+    "a pattern subscription is resolved by the coordinator, which only the consumer group "
+    "protocol (KIP-848) does: set group.protocol=consumer (or auto), or subscribe by topic "
+    "names"
+)
+
+
+async def choose_protocol(
+    settings: GroupConfig, backend: Backend, pattern: bool = False
+) -> GroupProtocol:
     """The protocol a group speaks: ``settings.protocol``, with ``AUTO`` resolved against the
     broker (``CONSUMER`` where it offers it and no classic-only setting is given).
     ``ConfigError`` when ``CONSUMER`` (or ``remote_assignor``) is asked of a broker without
-    the consumer protocol."""
+    the consumer protocol, and ``ConfigError("pattern")`` when the group subscribes by a
+    ``pattern`` and the protocol cannot be ``CONSUMER``."""
     wanted = settings.protocol
     if wanted is GroupProtocol.CLASSIC:
+        if pattern:
+            raise ConfigError("pattern", _PATTERN_NEEDS_CONSUMER)
         return wanted
     offered = isinstance(backend, ConsumerGroupCoordinator) and (
         await backend.supports_consumer_protocol()
     )
     if offered:
         if wanted is GroupProtocol.AUTO and settings.classic_settings:
+            if pattern:
+                raise ConfigError(
+                    "pattern",
+                    f"{_PATTERN_NEEDS_CONSUMER}; {settings.classic_settings[0]} is a classic "
+                    "protocol setting, which makes group.protocol=auto choose classic",
+                )
             return GroupProtocol.CLASSIC
         return GroupProtocol.CONSUMER
     missing = "the broker does not offer Kafka 4's consumer group protocol (KIP-848)"
     if wanted is GroupProtocol.CONSUMER:
         raise ConfigError("group.protocol", f"{missing}; use CLASSIC or AUTO")
+    if pattern:
+        raise ConfigError("pattern", f"{missing}: {_PATTERN_NEEDS_CONSUMER}")
     if settings.remote_assignor is not None:
         raise ConfigError(
             "group.remote_assignor",

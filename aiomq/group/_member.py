@@ -446,6 +446,7 @@ class ConsumerDriver(Member[ConsumerMember, ConsumerGroupCoordinator]):
                 subscribed_topics=request.subscribed_topics,
                 server_assignor=request.server_assignor,
                 owned=request.owned,
+                subscribed_topic_regex=request.subscribed_topic_regex,
             )
 
     def _note(self, actions: list[Revoke | Lose | Assign | Fail]) -> None:

@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from aiomq.backends.base import CommittedOffset
 from aiomq.backends.group import GroupCoordinator
+from aiomq.backends.memory import MemoryBackend
 from aiomq.client import Client, connect
 from aiomq.config import Config, GroupProtocol, Isolation, Offset
 from aiomq.consumer._fetcher import RecordDecodeError
@@ -369,6 +370,56 @@ async def test_read_committed_groups_never_see_aborted_transactions(
     assert message.value == b"committed"
 
 
+async def test_a_pattern_group_consumes_the_matching_topics_and_one_created_later(
+    client: Client, topic: str, group_id: str
+) -> None:
+    first, second, later, other = (f"{topic}-{s}" for s in ("a", "b", "c", "a-x"))
+    async with client.admin() as admin:
+        for name in (first, second, other):
+            await admin.create_topic(name, 2)
+    for name in (first, second, other):
+        await produce(client, name, 0, 10, partitions=2)
+    async with client.group(group_id, pattern=f"{topic}-[a-z]") as group:
+        before = await take(group, 20)
+        assert {m.topic for m in before} == {first, second}  # not the whole of "…-a-x"
+        async with client.admin() as admin:
+            await admin.create_topic(later, 2)
+        await produce(client, later, 0, 10, partitions=2)
+        # Kafka 4.1 resolves the pattern again within about 10 s: take() waits up to 60 s.
+        after = await take(group, 10)
+        assert {m.topic for m in after} == {later}
+        assert sorted(int(m.value) for m in after) == list(range(10))
+        assert (later, 0) in group.assignment
+    described = await cast(GroupCoordinator, client.backend).describe_group(group_id)
+    assert described.group_type == "consumer"
+
+
+async def test_a_pattern_needs_the_consumer_protocol(topic: str, group_id: str) -> None:
+    classic = config_for("memory://", GroupProtocol.CLASSIC)
+    async with connect(f"memory://{group_id}", classic) as client:
+        with pytest.raises(ConfigError) as refused:
+            client.group(group_id, pattern=f"{topic}.*")
+        assert refused.value.field == "pattern"
+        assert "group.protocol=consumer" in str(refused.value)
+    # AUTO picks the consumer protocol for a pattern, or says why it cannot.
+    auto = config_for("memory://")
+    async with connect(f"memory://{group_id}-old", auto) as client:
+        assert isinstance(client.backend, MemoryBackend)
+        client.backend.broker.consumer_coordinator.consumer_protocol = False  # Kafka 3.x
+        async with client.group(group_id, pattern=f"{topic}.*") as group:
+            with pytest.raises(ConfigError) as missing:
+                with anyio.fail_after(10):  # refused at once, not after a wait
+                    await take(group, 1)
+        assert missing.value.field == "pattern"
+    auto.group.session_timeout = 6.0  # a classic-only setting: AUTO would choose classic
+    async with connect(f"memory://{group_id}-classic", auto) as client:
+        async with client.group(group_id, pattern=f"{topic}.*") as group:
+            with pytest.raises(ConfigError, match="session_timeout") as classic_setting:
+                with anyio.fail_after(10):  # refused at once, not after a wait
+                    await take(group, 1)
+        assert classic_setting.value.field == "pattern"
+
+
 async def test_bad_arguments_are_typed_errors(client: Client, topic: str) -> None:
     with pytest.raises(ConfigError, match="topics"):
         client.group("g", topic)  # a str where a list of topics was meant
@@ -378,3 +429,9 @@ async def test_bad_arguments_are_typed_errors(client: Client, topic: str) -> Non
         client.group("g", ["bad topic name"])
     with pytest.raises(ConfigError, match="group"):
         client.group("", [topic])
+    with pytest.raises(ConfigError, match="topics"):
+        client.group("g")  # neither topics nor a pattern
+    for pattern in ("", 7):
+        with pytest.raises(ConfigError) as bad:
+            client.group("g", pattern=pattern)  # type: ignore[arg-type]
+        assert bad.value.field == "pattern"

@@ -105,6 +105,30 @@ class TestJoining:
         m.answered(m._in_flight or beat(m), answer(1, assigned=False))
         assert beat(m).subscribed_topics is None
 
+    def test_a_pattern_is_sent_in_full_heartbeats_and_when_changed_and_dropped_with_empty(
+        self,
+    ) -> None:
+        m = ConsumerMember("g", [], member_id="m-1", rebalance_timeout=30.0, pattern="o.*")
+        m.start()
+        first = beat(m)
+        assert (first.subscribed_topics, first.subscribed_topic_regex) == ((), "o.*")
+        m.answered(first, answer(1, assigned=False))
+        assert beat(m).subscribed_topic_regex is None  # unchanged: not sent again
+        m.failed(m._in_flight or beat(m), BrokerUnavailable("coordinator moved"))
+        assert beat(m).subscribed_topic_regex == "o.*"  # a full heartbeat: every field
+        m.answered(m._in_flight or beat(m), answer(1, assigned=False))
+        m.subscribe([T])
+        changed = beat(m)
+        assert (changed.subscribed_topics, changed.subscribed_topic_regex) == ((T,), "")
+        m.answered(changed, answer(1, assigned=False))
+        assert beat(m).subscribed_topic_regex is None
+
+    def test_a_member_without_a_pattern_never_sends_one(self) -> None:
+        m = member()
+        joined(m, 1, 0)
+        m.failed(beat(m), BrokerUnavailable("coordinator moved"))
+        assert beat(m).subscribed_topic_regex is None
+
 
 class TestReconciling:
     def test_revocation_comes_first_and_only_what_moves(self) -> None:
