@@ -5,10 +5,17 @@ A record is appended to its partition's open batch, which closes when it reaches
 ``producer.batch_size`` bytes or, with ``producer.linger`` > 0, when the linger time since
 its first record runs out. With ``linger`` 0 (the default) a batch is sent as soon as the
 partition has nothing in flight, and records that arrive meanwhile gather in the next one:
-batches grow with the load, as in the Java producer. One batch per partition is in flight at
-a time, so records of a partition are delivered in the order they were appended, whatever
-the backend retries. ``producer.buffer_bytes`` bounds the bytes accepted and not yet
-delivered; an append waits for room at most ``producer.block_timeout``.
+batches grow with the load, as in the Java producer.
+
+An idempotent producer (not a transactional one) keeps up to ``MAX_IN_FLIGHT`` batches per
+partition in flight, as the Java producer does (``max.in.flight.requests.per.connection``):
+each is handed to the backend in its own task, in order, and the backend keeps concurrent
+produce calls of a partition in call order (Kafka: sequence numbers, so retries neither
+reorder nor duplicate; memory: the append happens at the call). Any other producer keeps
+one batch per partition in flight, so a retry cannot overtake an earlier batch. Either way
+batches complete (futures resolved, ``on_done`` called) in the order they were appended.
+``producer.buffer_bytes`` bounds the bytes accepted and not yet delivered; an append waits
+for room at most ``producer.block_timeout``.
 
 Batches complete through one future each (not one per record); ``Batch.result`` then holds
 the backend's ``ProduceResult`` and a record's offset is ``result.offsets[index]``. The
@@ -32,9 +39,15 @@ from ..concurrency import ErrGroup
 from ..errors import AiomqError, ClosedError, ProducerError
 from ..partitioner import select_partition
 
-__all__ = ["Batch", "Engine"]
+__all__ = ["MAX_IN_FLIGHT", "Batch", "Engine"]
 
 log = logging.getLogger("aiomq")
+
+MAX_IN_FLIGHT = 5
+"""Batches of one partition an idempotent producer keeps in flight: Kafka's broker
+de-duplicates the last five of each producer and partition."""
+
+_Outcome = tuple[ProduceResult | None, BaseException | None]
 
 
 class Batch:
@@ -45,7 +58,16 @@ class Batch:
     ``ProduceResult`` or the exception that failed the whole batch.
     """
 
-    __slots__ = ("deadline", "future", "messages", "partition", "records", "size", "topic")
+    __slots__ = (
+        "deadline",
+        "future",
+        "messages",
+        "outcome",
+        "partition",
+        "records",
+        "size",
+        "topic",
+    )
 
     def __init__(self, topic: str, partition: int, deadline: float) -> None:
         self.topic = topic
@@ -55,21 +77,24 @@ class Batch:
         self.size = 0
         self.deadline = deadline  # when a lingering batch must go
         self.future: asyncio.Future[ProduceResult] = asyncio.get_running_loop().create_future()
+        self.outcome: _Outcome | None = None  # once sent, until completed in its turn
 
     def __repr__(self) -> str:
         return f"<Batch {self.topic}[{self.partition}] {len(self.records)} records>"
 
 
 class _Partition:
-    """One partition's queue: closed batches waiting, the open one, and its drain task."""
+    """One partition's queue: closed batches waiting, the open one, the batches in flight
+    (oldest first) and its drain task."""
 
-    __slots__ = ("closed", "draining", "open", "wake")
+    __slots__ = ("closed", "draining", "open", "sending", "wake")
 
     def __init__(self) -> None:
         self.closed: deque[Batch] = deque()
         self.open: Batch | None = None
+        self.sending: deque[Batch] = deque()  # handed to the backend, not completed yet
         self.draining = False
-        self.wake: asyncio.Event | None = None  # set when a lingering drain should look again
+        self.wake: asyncio.Event | None = None  # set when a waiting drain should look again
 
 
 class Engine:
@@ -88,6 +113,7 @@ class Engine:
         "_error",
         "_group",
         "_idle",
+        "_in_flight",
         "_linger",
         "_on_done",
         "_partitions",
@@ -107,6 +133,8 @@ class Engine:
         self._batch_size = settings.batch_size
         self._buffer_bytes = settings.buffer_bytes
         self._block_timeout = settings.block_timeout
+        pipelined = settings.idempotent and settings.transactional_id is None
+        self._in_flight = MAX_IN_FLIGHT if pipelined else 1
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self._buffered = 0
         self._room: asyncio.Event | None = None
@@ -174,8 +202,8 @@ class Engine:
             queue.draining = True
             assert self._group is not None
             self._group.try_go(self._drain, queue)
-        elif queue.wake is not None and queue.closed:
-            queue.wake.set()
+        elif queue.wake is not None and (queue.closed or index == 0):
+            queue.wake.set()  # a batch to send, or a new open one to linger on
         return batch, index
 
     def _close_open(self, queue: _Partition, batch: Batch) -> None:
@@ -238,50 +266,91 @@ class Engine:
             started.set()
 
     async def _drain(self, queue: _Partition) -> None:
-        """Send the partition's batches, oldest first, one at a time, until none is left."""
+        """Send the partition's batches, oldest first, at most ``_in_flight`` at a time,
+        until none is left and none is in flight."""
         loop = asyncio.get_running_loop()
+        limit = self._in_flight
         try:
             while True:
-                if queue.closed:
-                    batch = queue.closed.popleft()
-                elif queue.open is not None and queue.open.records:
-                    wait = queue.open.deadline - loop.time()
-                    if wait > 0 and not self._closing:
-                        queue.wake = asyncio.Event()
+                batch = None
+                wait: float | None = None  # None: until woken (a batch closed or completed)
+                if len(queue.sending) < limit:
+                    if queue.closed:
+                        batch = queue.closed.popleft()
+                    elif queue.open is not None and queue.open.records:
+                        wait = queue.open.deadline - loop.time()
+                        if wait <= 0 or self._closing:
+                            batch, queue.open = queue.open, None
+                    elif not queue.sending:
+                        return
+                if batch is None:
+                    queue.wake = wake = asyncio.Event()
+                    if wait is None:
+                        await wake.wait()
+                    else:
                         with anyio.move_on_after(wait):
-                            await queue.wake.wait()
-                        queue.wake = None
-                        continue
-                    batch = queue.open
-                    queue.open = None
-                else:
-                    return
-                await self._send(batch)
+                            await wake.wait()
+                    queue.wake = None
+                    continue
+                if limit == 1:
+                    await self._send(batch)
+                    continue
+                queue.sending.append(batch)
+                assert self._group is not None
+                if not self._group.try_go(self._send_in_flight, queue, batch):
+                    batch.outcome = (None, ClosedError("producer closed before sending"))
+                    self._settle(queue)
         finally:
             queue.draining = False
             # Cancelled (the producer closing for good): what is left cannot be delivered.
-            if queue.closed or (queue.open is not None and queue.open.records):
-                leftover = [*queue.closed, *([queue.open] if queue.open else [])]
-                queue.closed.clear()
-                queue.open = None
-                for batch in leftover:
-                    self._complete(batch, None, ClosedError("producer closed before sending"))
+            leftover = [*queue.closed, *([queue.open] if queue.open else [])]
+            queue.closed.clear()
+            queue.open = None
+            for batch in leftover:
+                if batch.records:
+                    batch.outcome = (None, ClosedError("producer closed before sending"))
+                    queue.sending.append(batch)  # completed after those in flight, in order
+            self._settle(queue)
             self._maybe_idle()
 
-    async def _send(self, batch: Batch) -> None:
+    async def _produce(self, batch: Batch) -> _Outcome:
         produce = self.produce or self._session.backend.produce
         try:
-            result = await produce(batch.topic, batch.partition, batch.records)
+            return await produce(batch.topic, batch.partition, batch.records), None
+        except AiomqError as exc:
+            return None, exc
+        except Exception as exc:  # a bug below us: report it on the batch, keep draining
+            log.exception("aiomq: unexpected error producing %r", batch)
+            return None, exc
+
+    async def _send(self, batch: Batch) -> None:
+        try:
+            result, error = await self._produce(batch)
         except asyncio.CancelledError:
             self._complete(batch, None, ClosedError("producer closed while sending"))
             raise
-        except AiomqError as exc:
-            self._complete(batch, None, exc)
-        except Exception as exc:  # a bug below us: report it on the batch, keep draining
-            log.exception("aiomq: unexpected error producing %r", batch)
-            self._complete(batch, None, exc)
-        else:
-            self._complete(batch, result, None)
+        self._complete(batch, result, error)
+
+    async def _send_in_flight(self, queue: _Partition, batch: Batch) -> None:
+        """Send one of the partition's pipelined batches; complete what is due in order."""
+        try:
+            batch.outcome = await self._produce(batch)
+        except asyncio.CancelledError:
+            batch.outcome = (None, ClosedError("producer closed while sending"))
+            raise
+        finally:
+            self._settle(queue)
+            if queue.wake is not None:
+                queue.wake.set()
+
+    def _settle(self, queue: _Partition) -> None:
+        """Complete the partition's sent batches that have their outcome, oldest first,
+        up to the first still awaiting its own."""
+        sending = queue.sending
+        while sending and sending[0].outcome is not None:
+            batch = sending.popleft()
+            result, error = batch.outcome  # type: ignore[misc]
+            self._complete(batch, result, error)
 
     def _complete(
         self, batch: Batch, result: ProduceResult | None, error: BaseException | None
@@ -306,7 +375,7 @@ class Engine:
     # -- flushing and closing ---------------------------------------------------------------
 
     def _busy(self) -> bool:
-        return any(q.draining for q in self._partitions.values())
+        return any(q.draining or q.sending for q in self._partitions.values())
 
     def _maybe_idle(self) -> None:
         if self._idle is not None and not self._busy():

@@ -30,6 +30,7 @@ import asyncio
 import bisect
 import dataclasses
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -161,7 +162,17 @@ class _Produce(ProduceRequest):  # type: ignore[misc]
 class _Job:
     """One batch of a produce call: its records, the builder, and once sent, the bytes."""
 
-    __slots__ = ("base_offset", "batch", "builder", "raw", "records", "sent_as", "stamps", "time")
+    __slots__ = (
+        "base_offset",
+        "batch",
+        "builder",
+        "order",
+        "raw",
+        "records",
+        "sent_as",
+        "stamps",
+        "time",
+    )
 
     def __init__(
         self,
@@ -178,6 +189,7 @@ class _Job:
         self.sent_as: Send | None = None
         self.base_offset = -1
         self.time = -1  # the broker's LogAppendTime, -1 under CreateTime
+        self.order = -1  # its place among the partition's batches never sent, while it has one
 
     def wire(self, state: Send | None) -> bytes | bytearray:
         """The batch's bytes with ``state`` in its header: built the first time only."""
@@ -238,6 +250,10 @@ class Sender:
         # Batches waiting for their turn, per partition, in the order they may go.
         self._waiting: dict[tuple[str, int], list[_Waiter]] = {}
         self._arrivals = 0
+        # Batches of the produce calls under way never sent yet, per partition, in the order
+        # of the calls: the first is the only one that may take the next sequence, so
+        # concurrent calls of a partition land in the order they were made.
+        self._unsent: dict[tuple[str, int], deque[_Job]] = {}
         self._initializing: asyncio.Task[None] | None = None
         self._init_failure = ""  # why the last InitProducerId attempt failed
 
@@ -271,12 +287,40 @@ class Sender:
         (``UnknownTopic``; the topic is auto-created when ``allow_create`` and the broker
         agree), then awaits ``before(deadline)`` (a transaction adds the partition to itself)
         and sends. Nothing is sent, and ``before`` is not called, when any of the first
-        steps fails or the batch is empty. ``check`` as in ``produce``.
+        steps fails or the batch is empty. ``check`` as in ``produce``. When idempotent,
+        concurrent calls to one partition are written in the order they were made, whatever
+        each waits for first (a leader, a connection, ``before``).
         """
         check_topic(topic)
         check_partition(partition)
         check_records(records)
         batches = self.batches(records) if records else []  # the size check too
+        if self._sequencer is None or not batches:
+            return await self._send(topic, partition, records, batches, allow_create, before, check)
+        key = (topic, partition)
+        line = self._unsent.get(key)
+        if line is None:
+            line = self._unsent[key] = deque()
+        for job in batches:
+            self._arrivals += 1
+            job.order = self._arrivals
+            line.append(job)
+        try:
+            return await self._send(topic, partition, records, batches, allow_create, before, check)
+        finally:
+            if batches[-1].order >= 0:  # some never went: let the next call's go
+                self._leave(key, batches)
+
+    async def _send(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[ProduceRecord],
+        batches: list[_Job],
+        allow_create: bool,
+        before: Callable[[float], Awaitable[None]] | None,
+        check: Callable[[], None] | None,
+    ) -> ProduceResult:
         cluster = self._cluster
         deadline = self.deadline()
         leaders = cluster.leaders.get(topic)
@@ -485,32 +529,55 @@ class Sender:
     # -- idempotence ---------------------------------------------------------------------
 
     async def _turn(self, topic: str, partition: int, job: _Job, deadline: float) -> Send | None:
-        """Wait until the sequencer lets ``job`` go; the producer state to send it with."""
+        """Wait until the sequencer lets ``job`` go; the producer state to send it with.
+
+        A batch never sent goes only when it is first among those of its partition never
+        sent (``_unsent``): sequences follow the order of the produce calls.
+        """
         sequencer = self._sequencer
         batch = job.batch
         if sequencer is None or batch is None:
             return None
+        key = (topic, partition)
         while True:
             if sequencer.needs_producer_id:
                 # A transactional producer's id is its coordinator's: never asked for here.
                 assert self._transactional_id is None, "a transaction without a producer id"
                 await self._producer_id(deadline)
                 continue
-            state = sequencer.next_send(topic, partition, batch)
+            first = job.order < 0 or self._unsent[key][0] is job
+            state = sequencer.next_send(topic, partition, batch) if first else None
             if state is not None:
+                if job.order >= 0:
+                    self._unsent[key].popleft()
+                    job.order = -1
                 self._wake(topic, partition)  # the next in line may go too
                 return state
-            await self._queue(topic, partition, batch, deadline)
+            await self._queue(topic, partition, job, deadline)
 
-    async def _queue(self, topic: str, partition: int, batch: Batch, deadline: float) -> None:
+    def _leave(self, key: tuple[str, int], jobs: list[_Job]) -> None:
+        """A produce call ended with ``jobs`` never sent: take them out of ``_unsent``."""
+        line = self._unsent[key]
+        head = line[0]
+        for job in jobs:
+            if job.order >= 0:
+                line.remove(job)
+                job.order = -1
+        if not line:
+            del self._unsent[key]
+        if not line or line[0] is not head:
+            self._wake(*key)  # a new first: it may go now
+
+    async def _queue(self, topic: str, partition: int, job: _Job, deadline: float) -> None:
         """Wait in line until the partition's state changes and this batch is first.
 
         The line is kept in the order the sequencer lets batches out (those sent before
-        by sequence, then new ones as they came), so when the first cannot go, none
-        behind it can: a change wakes one waiter, and each that goes wakes the next.
+        by sequence, then new ones in the order of their calls), so when the first cannot
+        go, none behind it can: a change wakes one waiter, and each that goes wakes the next.
         """
-        self._arrivals += 1
-        rank = (0, batch.sequence) if batch.sequence >= 0 else (1, self._arrivals)
+        batch = job.batch
+        assert batch is not None
+        rank = (0, batch.sequence) if batch.sequence >= 0 else (1, job.order)
         waiter = _Waiter(rank, asyncio.get_running_loop().create_future())
         line = self._waiting.setdefault((topic, partition), [])
         bisect.insort(line, waiter)
