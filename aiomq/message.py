@@ -31,6 +31,7 @@ __all__ = [
     "LOG_APPEND_TIME",
     "NO_TIMESTAMP",
     "ProducerMessage",
+    "RECORD_BATCH_OVERHEAD",
     "RecordMetadata",
     "MAX_TOPIC_LENGTH",
     "normalize_headers",
@@ -70,8 +71,11 @@ _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _valid_topics: set[str] = set()
 _VALID_TOPICS_MAX = 4096
 
-# Kafka's DefaultRecordBatch.RECORD_BATCH_OVERHEAD: the header of a batch before its records.
-_BATCH_OVERHEAD = 61
+RECORD_BATCH_OVERHEAD = 61
+"""Bytes of a record batch's header before its records (Kafka's
+``DefaultRecordBatch.RECORD_BATCH_OVERHEAD``): ``record_size`` counts it once per record."""
+
+_BATCH_OVERHEAD = RECORD_BATCH_OVERHEAD
 
 
 @dataclass(slots=True)

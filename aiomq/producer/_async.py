@@ -136,6 +136,8 @@ class AsyncProducer(AsyncResource):
         """Take messages from ``input`` and append them to their batches, until it closes."""
         engine = self._engine
         session = self._session
+        # Partitions per topic, looked up once per run of input taken without a pause.
+        counts: dict[str, int] = {}
         async for message in self.input:
             self._idle = False
             # Results are not being drained: take no more input, until the producer closes
@@ -145,22 +147,24 @@ class AsyncProducer(AsyncResource):
                 await self._moved.wait()
             try:
                 self._transactions.check_send()
+                topic = message.topic
                 key_bytes, record, size = encode(
-                    session,
-                    message.topic,
-                    message.value,
-                    message.key,
-                    message.headers,
-                    message.timestamp,
+                    session, topic, message.value, message.key, message.headers, message.timestamp
                 )
-                message.partition = await engine.partition_for(
-                    message.topic, key_bytes, message.partition, size
-                )
-                await engine.append(message.topic, message.partition, record, size, message)
+                count = counts.get(topic)
+                if count is None:
+                    chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
+                    counts[topic] = len(await session.partitions(topic))
+                else:
+                    chosen = engine.place(topic, key_bytes, message.partition, size, count)
+                message.partition = chosen
+                if engine.append_nowait(topic, chosen, record, size, message) is None:
+                    await engine.append(topic, chosen, record, size, message)
             except Exception as exc:  # every failure goes to errors, with its message
                 self._put(self.errors, ProducerError(message, exc))
                 self._transactions.record_failed(exc)
             if len(self.input) == 0:
+                counts.clear()
                 self._release_flushes()
         self._release_flushes()
 
@@ -211,16 +215,24 @@ class AsyncProducer(AsyncResource):
             return
         result = future.result()
         successes = self.successes
-        for index, message in enumerate(batch.messages):
-            message.offset = result.offsets[index]
-            message.timestamp = result.timestamps[index]
-            if successes is not None:
-                self._put(successes, message)
+        messages = batch.messages
+        for message, offset, timestamp in zip(
+            messages, result.offsets, result.timestamps, strict=False
+        ):
+            message.offset = offset
+            message.timestamp = timestamp
+        if successes is not None:
+            put = self._put
+            for message in messages:
+                put(successes, message)
 
     def _put(self, chan: Chan[Any], item: Any) -> None:
         if not self._backlog:
-            with contextlib.suppress(Exception):
+            try:
                 chan.send_nowait(item)
+            except Exception:  # full (or closed): kept in order for the pump
+                pass
+            else:
                 return
         self._backlog.append((chan, item))
         if self._pump is None or self._pump.done():

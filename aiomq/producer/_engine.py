@@ -2,10 +2,11 @@
 task per partition draining its batches to the backend in order.
 
 A record is appended to its partition's open batch, which closes when it reaches
-``producer.batch_size`` bytes or, with ``producer.linger`` > 0, when the linger time since
-its first record runs out. With ``linger`` 0 (the default) a batch is sent as soon as the
-partition has nothing in flight, and records that arrive meanwhile gather in the next one:
-batches grow with the load, as in the Java producer.
+``producer.batch_size`` bytes, counted as Kafka's record batch counts them (one header, then
+each record with its offset and time deltas), or, with ``producer.linger`` > 0, when the
+linger time since its first record runs out. With ``linger`` 0 (the default) a batch is sent
+as soon as the partition has room in flight, and records that arrive meanwhile gather in the
+next one: batches grow with the load, as in the Java producer.
 
 An idempotent producer (not a transactional one) keeps up to ``MAX_IN_FLIGHT`` batches per
 partition in flight, as the Java producer does (``max.in.flight.requests.per.connection``):
@@ -37,6 +38,7 @@ from .._session import Session
 from ..backends.base import ProduceRecord, ProduceResult, check_partition
 from ..concurrency import ErrGroup
 from ..errors import AiomqError, ClosedError, ProducerError
+from ..message import RECORD_BATCH_OVERHEAD
 from ..partitioner import select_partition
 
 __all__ = ["MAX_IN_FLIGHT", "Batch", "Engine"]
@@ -49,6 +51,11 @@ de-duplicates the last five of each producer and partition."""
 
 _Outcome = tuple[ProduceResult | None, BaseException | None]
 
+# What a record adds to a batch but the batch header its size alone (``record_size``)
+# counts: its offset and time deltas take a byte each there, and in a batch of up to 8,191
+# records stamped within 8 s, two.
+_IN_BATCH = 2 - RECORD_BATCH_OVERHEAD
+
 
 class Batch:
     """Records bound for one partition, sent in one ``backend.produce`` call.
@@ -60,6 +67,7 @@ class Batch:
 
     __slots__ = (
         "deadline",
+        "fill",
         "future",
         "messages",
         "outcome",
@@ -74,7 +82,8 @@ class Batch:
         self.partition = partition
         self.records: list[ProduceRecord] = []
         self.messages: list[Any] = []
-        self.size = 0
+        self.size = 0  # the records' sizes: what the batch holds of producer.buffer_bytes
+        self.fill = RECORD_BATCH_OVERHEAD  # its bytes as a record batch, at most
         self.deadline = deadline  # when a lingering batch must go
         self.future: asyncio.Future[ProduceResult] = asyncio.get_running_loop().create_future()
         self.outcome: _Outcome | None = None  # once sent, until completed in its turn
@@ -160,8 +169,16 @@ class Engine:
         if partition is not None:
             check_partition(partition)
         partitions = await self._session.partitions(topic)
+        return self.place(topic, key, partition, size, len(partitions))
+
+    def place(
+        self, topic: str, key: bytes | None, partition: int | None, size: int, partitions: int
+    ) -> int:
+        """``partition_for`` once the topic's number of ``partitions`` is known: no await."""
+        if partition is not None:
+            check_partition(partition)
         partitioner = self._session.partitioner
-        chosen = select_partition(partitioner, topic, key, len(partitions), partition)
+        chosen = select_partition(partitioner, topic, key, partitions, partition)
         if key is None and partition is None:
             appended = getattr(partitioner, "on_appended", None)
             if appended is not None:
@@ -181,11 +198,27 @@ class Engine:
             await self._wait_for_room(size)
         self._check()
         await self._ensure_running()
+        return self._add(topic, partition, record, size, message)
+
+    def append_nowait(
+        self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
+    ) -> tuple[Batch, int] | None:
+        """``append`` when that needs no waiting; None when it would wait (for buffer room,
+        or for the drain tasks to start): then call ``append``. ``ClosedError`` as there."""
+        if (self._buffered + size > self._buffer_bytes and self._buffered) or self._group is None:
+            return None
+        self._check()
+        return self._add(topic, partition, record, size, message)
+
+    def _add(
+        self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any
+    ) -> tuple[Batch, int]:
         queue = self._partitions.get((topic, partition))
         if queue is None:
             queue = self._partitions[(topic, partition)] = _Partition()
         batch = queue.open
-        if batch is None or (batch.size + size > self._batch_size and batch.records):
+        grow = size + _IN_BATCH
+        if batch is None or (batch.fill + grow > self._batch_size and batch.records):
             if batch is not None:
                 self._close_open(queue, batch)
             batch = queue.open = Batch(
@@ -195,8 +228,9 @@ class Engine:
         batch.records.append(record)
         batch.messages.append(message)
         batch.size += size
+        batch.fill += grow
         self._buffered += size
-        if batch.size >= self._batch_size:
+        if batch.fill >= self._batch_size:
             self._close_open(queue, batch)
         if not queue.draining:
             queue.draining = True

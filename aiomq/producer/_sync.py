@@ -124,20 +124,22 @@ class SyncProducer(AsyncResource):
         session = self._session
         placed: list[tuple[ProducerMessage, Batch, int] | None] = []
         failed: list[ProducerError] = []
+        counts: dict[str, int] = {}  # partitions per topic: looked up once per call
         for message in messages:
             try:
+                topic = message.topic
                 key_bytes, record, size = encode(
-                    session,
-                    message.topic,
-                    message.value,
-                    message.key,
-                    message.headers,
-                    message.timestamp,
+                    session, topic, message.value, message.key, message.headers, message.timestamp
                 )
-                chosen = await engine.partition_for(
-                    message.topic, key_bytes, message.partition, size
-                )
-                batch, index = await engine.append(message.topic, chosen, record, size)
+                count = counts.get(topic)
+                if count is None:
+                    chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
+                    counts[topic] = len(await session.partitions(topic))
+                else:
+                    chosen = engine.place(topic, key_bytes, message.partition, size, count)
+                where = engine.append_nowait(topic, chosen, record, size)
+                if where is None:
+                    where = await engine.append(topic, chosen, record, size)
             except ClosedError:
                 raise
             except Exception as exc:
@@ -145,7 +147,7 @@ class SyncProducer(AsyncResource):
                 placed.append(None)
                 continue
             message.partition = chosen
-            placed.append((message, batch, index))
+            placed.append((message, *where))
         outcomes: dict[Batch, ProduceResult | BaseException] = {}
         for entry in placed:
             if entry is not None and entry[1] not in outcomes:
@@ -176,9 +178,12 @@ class SyncProducer(AsyncResource):
         # Shielded: one caller giving up must not cancel the batch everybody in it waits for.
         # Bounded: the batch waits its turn at most producer.timeout and is then delivered or
         # failed within producer.timeout; the margin covers linger and the scheduling.
+        future = batch.future
+        if future.done():  # a pipelined batch that finished while an earlier one was awaited
+            return future.result()
         settings = self._session.config.producer
         with anyio.fail_after(2 * settings.timeout + settings.linger + 1):
-            return await asyncio.shield(batch.future)
+            return await asyncio.shield(future)
 
     async def flush(self) -> None:
         """Send every record sent so far without lingering, and wait until each is delivered

@@ -6,6 +6,7 @@ import asyncio
 
 import anyio
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from aiomq.backends.base import Record
 from aiomq.client import Client
@@ -241,6 +242,25 @@ class TestBuffer:
             held.open.set()
             with anyio.fail_after(5):
                 assert (await first).offset == 0
+
+
+class TestBatching:
+    async def test_a_batch_holds_batch_size_bytes_as_a_kafka_record_batch(
+        self, client: Client, topic: str
+    ) -> None:
+        # Each record's size alone counts a batch header: summing those filled a 16 KiB
+        # batch with 10 KiB of records.
+        await create(client, topic)
+        calls = gate(client).calls
+        value = b"x" * 100
+        async with client.sync_producer() as producer:
+            await producer.send_many([ProducerMessage(topic, value) for _ in range(1000)])
+        first = calls[0][2]
+        builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 30)
+        for i in range(first):
+            builder.append(i, 1_700_000_000_000 + i, None, value, [])
+        limit = client.config.producer.batch_size
+        assert builder.size() <= limit < builder.size() + record_size(None, value)
 
 
 class TestStickyPartitioning:
