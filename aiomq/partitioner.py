@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Callable
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from .errors import ConfigError, UnknownTopic
 
@@ -29,6 +29,7 @@ __all__ = [
     "PartitionerLike",
     "RandomPartitioner",
     "RoundRobinPartitioner",
+    "checked_choice",
     "murmur2",
     "partitioner_from",
     "select_partition",
@@ -289,8 +290,15 @@ def select_partition(
             return partition
         raise UnknownTopic(f"topic {topic!r} has no partition {partition} (it has {partitions})")
     chosen = partitioner.partition(topic, key, partitions)
-    if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < partitions:
-        raise ValueError(
-            f"{partitioner!r} returned {chosen!r} for topic {topic!r} with {partitions} partitions"
-        )
-    return chosen
+    return checked_choice(partitioner, topic, partitions, chosen)
+
+
+def checked_choice(partitioner: Partitioner, topic: str, partitions: int, chosen: Any) -> int:
+    """``chosen``, what ``partitioner`` answered for ``topic`` with ``partitions`` (at least
+    1), if it is one of its partitions; else ``ValueError`` (``select_partition``'s check)."""
+    is_int = chosen.__class__ is int or (isinstance(chosen, int) and not isinstance(chosen, bool))
+    if is_int and 0 <= chosen < partitions:
+        return int(chosen)
+    raise ValueError(
+        f"{partitioner!r} returned {chosen!r} for topic {topic!r} with {partitions} partitions"
+    )

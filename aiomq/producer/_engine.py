@@ -39,7 +39,7 @@ from ..backends.base import ProduceRecord, ProduceResult, check_partition
 from ..concurrency import ErrGroup
 from ..errors import AiomqError, ClosedError, ProducerError
 from ..message import RECORD_BATCH_OVERHEAD
-from ..partitioner import select_partition
+from ..partitioner import checked_choice, select_partition
 
 __all__ = ["MAX_IN_FLIGHT", "Batch", "Engine"]
 
@@ -114,10 +114,12 @@ class Engine:
     """
 
     __slots__ = (
+        "_appended",
         "_batch_size",
         "_block_timeout",
         "_buffer_bytes",
         "_buffered",
+        "_choose",
         "_closing",
         "_error",
         "_group",
@@ -125,6 +127,7 @@ class Engine:
         "_in_flight",
         "_linger",
         "_on_done",
+        "_partitioner",
         "_partitions",
         "_room",
         "_runner",
@@ -138,6 +141,11 @@ class Engine:
         settings = session.config.producer
         self._session = session
         self._on_done = on_done
+        self._partitioner = partitioner = session.partitioner
+        self._choose = partitioner.partition
+        self._appended: Callable[[str, int, int], None] | None = getattr(
+            partitioner, "on_appended", None
+        )
         self._linger = settings.linger
         self._batch_size = settings.batch_size
         self._buffer_bytes = settings.buffer_bytes
@@ -177,12 +185,14 @@ class Engine:
         """``partition_for`` once the topic's number of ``partitions`` is known: no await."""
         if partition is not None:
             check_partition(partition)
-        partitioner = self._session.partitioner
-        chosen = select_partition(partitioner, topic, key, partitions, partition)
-        if key is None and partition is None:
-            appended = getattr(partitioner, "on_appended", None)
-            if appended is not None:
-                appended(topic, chosen, size)
+            return select_partition(self._partitioner, topic, key, partitions, partition)
+        if partitions < 1:
+            return select_partition(self._partitioner, topic, key, partitions)  # raises
+        chosen = self._choose(topic, key, partitions)
+        if chosen.__class__ is not int or not 0 <= chosen < partitions:
+            chosen = checked_choice(self._partitioner, topic, partitions, chosen)
+        if key is None and self._appended is not None:
+            self._appended(topic, chosen, size)
         return chosen
 
     async def append(
