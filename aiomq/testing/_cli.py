@@ -260,6 +260,11 @@ def status() -> None:
     if len(down) == len(state["nodes"]):
         click.echo(f"{state['bootstrap']}: no node runs", err=True)
         click.get_current_context().exit(1)
+    if down:
+        # Said before the cluster is asked: with a node gone, the metadata request may be
+        # sent to it and go unanswered, which must not hide which node is down.
+        shown = ", ".join(str(n) for n in down)
+        click.echo(f"node(s) {shown} down: `aiomq kafka start` starts them again", err=True)
     try:
         count = broker_count(state["bootstrap"], timeout=10.0)
     except Exception as exc:
@@ -268,8 +273,6 @@ def status() -> None:
     click.echo(f"Kafka {state['version']}: metadata lists {count} broker(s)", err=True)
     click.echo(state["bootstrap"])
     if down:
-        shown = ", ".join(str(n) for n in down)
-        click.echo(f"node(s) {shown} down: `aiomq kafka start` starts them again", err=True)
         click.get_current_context().exit(1)
 
 
