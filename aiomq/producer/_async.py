@@ -136,6 +136,8 @@ class AsyncProducer(AsyncResource):
         """Take messages from ``input`` and append them to their batches, until it closes."""
         engine = self._engine
         session = self._session
+        transactions = self._transactions
+        transactional = transactions.enabled
         # Partitions per topic, looked up once per run of input taken without a pause.
         counts: dict[str, int] = {}
         async for message in self.input:
@@ -146,7 +148,8 @@ class AsyncProducer(AsyncResource):
                 self._moved.clear()
                 await self._moved.wait()
             try:
-                self._transactions.check_send()
+                if transactional:
+                    transactions.check_send()
                 topic = message.topic
                 key_bytes, record, size = encode(
                     session, topic, message.value, message.key, message.headers, message.timestamp
