@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -163,13 +163,23 @@ class SyncProducer(AsyncResource):
                     outcomes[batch] = exc
             last = batch
         out: list[RecordMetadata] = []
+        last = None
+        error: BaseException | None = None
+        offsets: Sequence[int] = ()
+        stamps: Sequence[int] = ()
         for message, batch, index in zip(sent, batches, indices, strict=True):
-            outcome = outcomes[batch]
-            if isinstance(outcome, BaseException):
-                failed.append(ProducerError(message, outcome))
+            if batch is not last:  # the outcome of a run of records of one batch
+                last = batch
+                outcome = outcomes[batch]
+                if isinstance(outcome, BaseException):
+                    error = outcome
+                else:
+                    error, offsets, stamps = None, outcome.offsets, outcome.timestamps
+            if error is not None:
+                failed.append(ProducerError(message, error))
                 continue
-            message.offset = offset = outcome.offsets[index]
-            message.timestamp = timestamp = outcome.timestamps[index]
+            message.offset = offset = offsets[index]
+            message.timestamp = timestamp = stamps[index]
             out.append(RecordMetadata(message.topic, message.partition, offset, timestamp))  # type: ignore[arg-type]
         if failed:
             raise ProducerErrors(failed)
