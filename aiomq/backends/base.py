@@ -293,6 +293,13 @@ class Backend(Protocol):
         request is appended whole or not at all; on Kafka a larger one goes as several
         requests, as does one over the topic's ``max.message.bytes``, and a failure may leave
         the earlier ones appended (the in-process broker is always all or none).
+
+        Concurrent calls to one partition are appended in the order they were made, each
+        call's records together, whatever each waits for first (a leader, a connection, a
+        split): the producers keep several batches of a partition in flight on this. Kafka
+        keeps it through the idempotent producer's sequence numbers (``producer.idempotent``,
+        the default, or a transaction; without them a retried request may land after a later
+        call's); the in-process broker appends at the call.
         """
         ...
 

@@ -84,6 +84,26 @@ class TestProduceFetch:
         got = await fetch_all(client, topic_name, 0, 0, 3000)
         assert [r[VALUE] for r in got] == [r[1] for r in big]
 
+    async def test_concurrent_calls_are_appended_in_call_order(
+        self, client: Client, topic_name: str
+    ) -> None:
+        # The producers keep several batches of a partition in flight on this: the first
+        # call needs several requests on Kafka, and the calls after it must wait for all
+        # of them, not land between them.
+        await create(client, topic_name)
+        calls = [[rec(None, b"0.%06d" % i + b"." * 1000) for i in range(3000)]]  # about 3 MB
+        calls += [[rec(None, b"%d.%d" % (n, i)) for i in range(n)] for n in range(1, 6)]
+        tasks = [
+            asyncio.ensure_future(client.backend.produce(topic_name, 0, records))
+            for records in calls
+        ]
+        with anyio.fail_after(LONG_WAIT):
+            results = await asyncio.gather(*tasks)
+        sent = [r[1] for records in calls for r in records]
+        assert [o for result in results for o in result.offsets] == list(range(len(sent)))
+        got = await fetch_all(client, topic_name, 0, 0, len(sent))
+        assert [r[VALUE] for r in got] == sent
+
     async def test_keys_values_and_headers_round_trip(
         self, client: Client, topic_name: str
     ) -> None:
