@@ -1,7 +1,9 @@
 // The reference producer: kafka-clients (the broker's own version) writing records aiomq reads.
 // Usage: Produce <bootstrap> <topic> <count> <compression> [<transactional.id> <commit|abort>]
-// Record i: key "k<i>", value "v<i>", timestamp 1000000 + i, headers h=x and n=null, partition
-// i % partitions. Prints "sent <count>" once every record is acknowledged.
+// Record i: key "k<i>", value "v<i>", timestamp <base> + i, headers h=x and n=null, partition
+// i % partitions; <base> is a minute before the start (recent: records older than the topic's
+// retention may be deleted by the broker's retention check before they are read). Prints
+// "sent <count> from <base>" once every record is acknowledged.
 import java.util.Properties;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -18,6 +20,7 @@ public class Produce {
     p.put("linger.ms", "5");
     boolean txn = a.length > 4;
     if (txn) p.put("transactional.id", a[4]);
+    long base = System.currentTimeMillis() - 60_000L;
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
       int partitions = producer.partitionsFor(a[1]).size();
       int count = Integer.parseInt(a[2]);
@@ -29,12 +32,12 @@ public class Produce {
         RecordHeaders headers = new RecordHeaders();
         headers.add("h", "x".getBytes());
         headers.add("n", null);
-        producer.send(new ProducerRecord<>(a[1], i % partitions, 1000000L + i, "k" + i, "v" + i, headers));
+        producer.send(new ProducerRecord<>(a[1], i % partitions, base + i, "k" + i, "v" + i, headers));
       }
       if (txn && a[5].equals("commit")) producer.commitTransaction();
       else if (txn) producer.abortTransaction();
       producer.flush();
     }
-    System.out.println("sent " + a[2]);
+    System.out.println("sent " + a[2] + " from " + base);
   }
 }
