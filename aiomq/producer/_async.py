@@ -18,7 +18,7 @@ from .._session import Session
 from ..backends.base import CommittedOffset, Membership, TopicPartition
 from ..concurrency import Chan, ChanClosed
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
-from ..message import HeadersLike, ProducerMessage
+from ..message import HeadersLike, ProducerMessage, now_ms
 from ._encode import encode
 from ._engine import Batch, Engine
 from ._transaction import Transactions
@@ -138,8 +138,10 @@ class AsyncProducer(AsyncResource):
         session = self._session
         transactions = self._transactions
         transactional = transactions.enabled
-        # Partitions per topic, looked up once per run of input taken without a pause.
+        # Partitions per topic, looked up once per run of input taken without a pause; the
+        # send time of the run's messages without a timestamp, taken again after any wait.
         counts: dict[str, int] = {}
+        now: int | None = None
         async for message in self.input:
             self._idle = False
             # Results are not being drained: take no more input, until the producer closes
@@ -147,27 +149,39 @@ class AsyncProducer(AsyncResource):
             while self._backlog and not self._closed:
                 self._moved.clear()
                 await self._moved.wait()
+                now = None
             try:
                 if transactional:
                     transactions.check_send()
                 topic = message.topic
+                if now is None:
+                    now = now_ms()
                 key_bytes, record, size = encode(
-                    session, topic, message.value, message.key, message.headers, message.timestamp
+                    session,
+                    topic,
+                    message.value,
+                    message.key,
+                    message.headers,
+                    message.timestamp,
+                    now,
                 )
                 count = counts.get(topic)
                 if count is None:
                     chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
                     counts[topic] = len(await session.partitions(topic))
+                    now = None
                 else:
                     chosen = engine.place(topic, key_bytes, message.partition, size, count)
                 message.partition = chosen
                 if engine.append_nowait(topic, chosen, record, size, message) is None:
                     await engine.append(topic, chosen, record, size, message)
+                    now = None
             except Exception as exc:  # every failure goes to errors, with its message
                 self._put(self.errors, ProducerError(message, exc))
                 self._transactions.record_failed(exc)
             if len(self.input) == 0:
                 counts.clear()
+                now = None
                 self._release_flushes()
         self._release_flushes()
 

@@ -23,6 +23,7 @@ def encode(
     key: Any,
     headers: HeadersLike | None,
     timestamp: int | None,
+    now: int | None = None,
 ) -> tuple[bytes | None, ProduceRecord, int]:
     """``(encoded key, record, its size)`` for one message, or a typed error saying what is
     wrong.
@@ -30,7 +31,9 @@ def encode(
     ``ConfigError`` for a bad topic name, header or timestamp; ``EncodeError`` from a codec;
     ``MessageTooLarge`` when the record, as a batch of its own, exceeds
     ``producer.max_message_bytes``. None keys and values stay None (a key-less record, a
-    tombstone). A missing timestamp is stamped now, as the Java producer stamps ``send()``.
+    tombstone). A missing timestamp is stamped with the time of the send, as the Java
+    producer stamps ``send()``: ``now`` (``now_ms()``, taken by a caller that encodes several
+    messages of one send without waiting in between), else ``now_ms()`` here.
     The size is ``record_size``: the record as a batch of its own.
     """
     validate_topic(topic)
@@ -38,7 +41,7 @@ def encode(
     value_bytes = None if value is None else session.value_codec.encode(value)
     normalized = normalize_headers(headers) if headers else ()
     if timestamp is None:
-        timestamp = now_ms()
+        timestamp = now_ms() if now is None else now
     elif isinstance(timestamp, bool) or not isinstance(timestamp, int):
         raise ConfigError("timestamp", f"must be an int of milliseconds, not {timestamp!r}")
     elif not 0 <= timestamp <= INT64_MAX:

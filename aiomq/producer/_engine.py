@@ -197,9 +197,9 @@ class Engine:
 
     async def append(
         self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
-    ) -> tuple[Batch, int]:
+    ) -> Batch:
         """Add ``record`` (of ``size`` bytes, ``record_size``) to its partition's open batch;
-        ``(batch, index in it)``.
+        that batch, whose last record it is on return (index ``len(batch.records) - 1``).
 
         Waits for buffer room (``producer.buffer_bytes``) at most ``producer.block_timeout``,
         then raises ``ProducerError`` saying so. ``ClosedError`` once the producer closes.
@@ -212,7 +212,7 @@ class Engine:
 
     def append_nowait(
         self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
-    ) -> tuple[Batch, int] | None:
+    ) -> Batch | None:
         """``append`` when that needs no waiting; None when it would wait (for buffer room,
         or for the drain tasks to start): then call ``append``. ``ClosedError`` as there."""
         if (self._buffered + size > self._buffer_bytes and self._buffered) or self._group is None:
@@ -222,7 +222,7 @@ class Engine:
 
     def _add(
         self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any
-    ) -> tuple[Batch, int]:
+    ) -> Batch:
         queue = self._partitions.get((topic, partition))
         if queue is None:
             queue = self._partitions[(topic, partition)] = _Partition()
@@ -248,7 +248,7 @@ class Engine:
             self._group.try_go(self._drain, queue)
         elif queue.wake is not None and (queue.closed or index == 0):
             queue.wake.set()  # a batch to send, or a new open one to linger on
-        return batch, index
+        return batch
 
     def _close_open(self, queue: _Partition, batch: Batch) -> None:
         queue.closed.append(batch)

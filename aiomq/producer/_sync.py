@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -13,7 +13,7 @@ from anyio.abc import AsyncResource
 from .._session import Session
 from ..backends.base import CommittedOffset, Membership, ProduceResult, TopicPartition
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
-from ..message import HeadersLike, ProducerMessage, RecordMetadata
+from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms
 from ._encode import encode
 from ._engine import Batch, Engine
 from ._transaction import Transactions
@@ -106,7 +106,8 @@ class SyncProducer(AsyncResource):
         engine = self._engine
         key_bytes, record, size = encode(self._session, topic, value, key, headers, timestamp)
         chosen = await engine.partition_for(topic, key_bytes, partition, size)
-        batch, index = await engine.append(topic, chosen, record, size)
+        batch = await engine.append(topic, chosen, record, size)
+        index = len(batch.records) - 1
         result = await self._outcome(batch)
         return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
 
@@ -122,28 +123,40 @@ class SyncProducer(AsyncResource):
         self._transactions.check_send()
         engine = self._engine
         session = self._session
-        # Where each message placed went, in three lists rather than a tuple per message:
-        # fewer objects for the garbage collector to track while the call waits.
+        place = engine.place
+        append_nowait = engine.append_nowait
+        # The messages placed, and where they went as runs of consecutive records of one
+        # batch (a batch, the index of its first record there, how many): a few runs per
+        # call rather than an entry per message.
         sent: list[ProducerMessage] = []
-        batches: list[Batch] = []
-        indices: list[int] = []
+        runs: list[list[Any]] = []
+        run: list[Any] = [None, 0, 0]
         failed: list[ProducerError] = []
         counts: dict[str, int] = {}  # partitions per topic: looked up once per call
+        now = now_ms()  # the messages' send time, taken again after any wait
         for message in messages:
             try:
                 topic = message.topic
                 key_bytes, record, size = encode(
-                    session, topic, message.value, message.key, message.headers, message.timestamp
+                    session,
+                    topic,
+                    message.value,
+                    message.key,
+                    message.headers,
+                    message.timestamp,
+                    now,
                 )
                 count = counts.get(topic)
                 if count is None:
                     chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
                     counts[topic] = len(await session.partitions(topic))
+                    now = now_ms()
                 else:
-                    chosen = engine.place(topic, key_bytes, message.partition, size, count)
-                where = engine.append_nowait(topic, chosen, record, size)
-                if where is None:
-                    where = await engine.append(topic, chosen, record, size)
+                    chosen = place(topic, key_bytes, message.partition, size, count)
+                batch = append_nowait(topic, chosen, record, size)
+                if batch is None:
+                    batch = await engine.append(topic, chosen, record, size)
+                    now = now_ms()
             except ClosedError:
                 raise
             except Exception as exc:
@@ -151,36 +164,38 @@ class SyncProducer(AsyncResource):
                 continue
             message.partition = chosen
             sent.append(message)
-            batches.append(where[0])
-            indices.append(where[1])
+            index = len(batch.records) - 1
+            if batch is run[0] and index == run[1] + run[2]:  # none appended in between
+                run[2] += 1
+            else:
+                run = [batch, index, 1]
+                runs.append(run)
         outcomes: dict[Batch, ProduceResult | BaseException] = {}
-        last = None
-        for batch in batches:
-            if batch is not last and batch not in outcomes:
+        for batch, _, _ in runs:
+            if batch not in outcomes:
                 try:
                     outcomes[batch] = await self._outcome(batch)
                 except Exception as exc:
                     outcomes[batch] = exc
-            last = batch
         out: list[RecordMetadata] = []
-        last = None
-        error: BaseException | None = None
-        offsets: Sequence[int] = ()
-        stamps: Sequence[int] = ()
-        for message, batch, index in zip(sent, batches, indices, strict=True):
-            if batch is not last:  # the outcome of a run of records of one batch
-                last = batch
-                outcome = outcomes[batch]
-                if isinstance(outcome, BaseException):
-                    error = outcome
-                else:
-                    error, offsets, stamps = None, outcome.offsets, outcome.timestamps
-            if error is not None:
-                failed.append(ProducerError(message, error))
+        at = 0
+        for batch, first, n in runs:
+            outcome = outcomes[batch]
+            topic, partition = batch.topic, batch.partition
+            placed = sent[at : at + n]
+            at += n
+            if isinstance(outcome, BaseException):
+                failed.extend([ProducerError(message, outcome) for message in placed])
                 continue
-            message.offset = offset = offsets[index]
-            message.timestamp = timestamp = stamps[index]
-            out.append(RecordMetadata(message.topic, message.partition, offset, timestamp))  # type: ignore[arg-type]
+            for message, offset, timestamp in zip(
+                placed,
+                outcome.offsets[first : first + n],
+                outcome.timestamps[first : first + n],
+                strict=True,
+            ):
+                message.offset = offset
+                message.timestamp = timestamp
+                out.append(RecordMetadata(topic, partition, offset, timestamp))
         if failed:
             raise ProducerErrors(failed)
         return out

@@ -157,6 +157,36 @@ class TestSendMany:
         assert [m.offset for m in good] == [0, 1, 2]  # the others were delivered
         assert [r[3] for r in await read(client, topic, 0, 3)] == [b"ok-0", b"ok-1", b"ok-2"]
 
+    async def test_metadata_is_where_each_message_landed_when_another_send_cut_in(
+        self, client: Client, topic: str
+    ) -> None:
+        # The buffer is full after a0 (c0's big record is in flight): a1 waits for room while
+        # b0 fits and lands in the open batch right after a0; a1 follows it once c0 is
+        # delivered. a1's metadata must say where a1 landed, not where b0 did.
+        await create(client, topic, 2)
+        small = record_size(None, b"a0")
+        big = b"c" * 1000
+        client.config.producer.batch_size = 1000  # c0 fills a batch: it goes at once
+        client.config.producer.buffer_bytes = record_size(None, big) + 2 * small
+        client.config.producer.linger = 0.5  # the batch of partition 0 stays open meanwhile
+        async with client.sync_producer() as producer:
+            with anyio.fail_after(20):
+                c, a, b = await asyncio.gather(
+                    producer.send_many([ProducerMessage(topic, big, partition=1)]),
+                    producer.send_many(
+                        [
+                            ProducerMessage(topic, b"a0", partition=0),
+                            ProducerMessage(topic, b"a1" * small, partition=0),
+                        ]
+                    ),
+                    producer.send_many([ProducerMessage(topic, b"b0", partition=0)]),
+                )
+        records = await read(client, topic, 0, 3)
+        assert [r[3] for r in records] == [b"a0", b"b0", b"a1" * small], "nothing was tested"
+        assert [m.offset for m in a] == [0, 2]
+        assert [m.offset for m in b] == [1]
+        assert [(m.partition, m.offset) for m in c] == [(1, 0)]
+
 
 class TestClosing:
     async def test_use_after_close_and_close_with_the_client(
