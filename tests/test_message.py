@@ -21,6 +21,7 @@ from aiomq.message import (
     RecordMetadata,
     normalize_headers,
     now_ms,
+    record_metadata,
     record_size,
     validate_topic,
 )
@@ -67,6 +68,16 @@ class TestRecordMetadata:
             meta.offset = 6  # type: ignore[misc]
         assert meta == RecordMetadata(topic="t", partition=1, offset=5, timestamp=1000)
         assert len({meta, RecordMetadata("t", 1, 5, 1000)}) == 1
+
+    def test_the_producers_constructor_builds_the_same_frozen_instance(self) -> None:
+        meta = record_metadata("t", 1, 5, 1000)
+        assert type(meta) is RecordMetadata
+        assert meta == RecordMetadata("t", 1, 5, 1000)
+        assert (meta.topic, meta.partition, meta.offset, meta.timestamp) == ("t", 1, 5, 1000)
+        assert hash(meta) == hash(RecordMetadata("t", 1, 5, 1000))
+        assert repr(meta) == repr(RecordMetadata("t", 1, 5, 1000))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            meta.offset = 6  # type: ignore[misc]
 
 
 class TestMessage:

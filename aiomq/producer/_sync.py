@@ -13,7 +13,7 @@ from anyio.abc import AsyncResource
 from .._session import Session
 from ..backends.base import CommittedOffset, Membership, ProduceResult, TopicPartition
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
-from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms
+from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms, record_metadata
 from ._encode import encode
 from ._engine import Batch, Engine
 from ._transaction import Transactions
@@ -109,7 +109,7 @@ class SyncProducer(AsyncResource):
         batch = await engine.append(topic, chosen, record, size)
         index = len(batch.records) - 1
         result = await self._outcome(batch)
-        return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
+        return record_metadata(topic, chosen, result.offsets[index], result.timestamps[index])
 
     async def send_many(self, messages: Iterable[ProducerMessage]) -> list[RecordMetadata]:
         """Send ``messages`` and wait for all of them (sarama's ``SendMessages``).
@@ -195,7 +195,7 @@ class SyncProducer(AsyncResource):
             ):
                 message.offset = offset
                 message.timestamp = timestamp
-                out.append(RecordMetadata(topic, partition, offset, timestamp))
+                out.append(record_metadata(topic, partition, offset, timestamp))
         if failed:
             raise ProducerErrors(failed)
         return out
