@@ -62,9 +62,11 @@ from aiokafka import AIOKafkaProducer
 
 from aiomq.backends import ProduceRecord, drop_broker
 from aiomq.client import connect
+from aiomq.concurrency import Chan
 from aiomq.config import Config
 from aiomq.errors import AiomqError
 from aiomq.message import ProducerMessage
+from aiomq.producer import AsyncProducer
 
 BATCH_BYTES = 16 * 1024  # every side's batch size: aiomq's and aiokafka's default
 
@@ -101,18 +103,28 @@ def on_kafka(bootstrap: str) -> Topic:
 # -- aiomq -----------------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def _warm_async_producer(
+    url: str, topic: Topic
+) -> AsyncIterator[tuple[str, AsyncProducer, Chan[ProducerMessage]]]:
+    """An AsyncProducer returning successes, its topic and its successes channel, after one
+    warm-up record went through."""
+    async with (
+        topic() as name,
+        connect(url, _config(successes=True)) as client,
+        client.async_producer() as producer,
+    ):
+        successes = producer.successes
+        assert successes is not None
+        await producer.input.send(ProducerMessage(name, b"warm-up"))
+        await successes.recv()
+        yield name, producer, successes
+
+
 def aiomq_async(url: str, topic: Topic, value: bytes) -> Side:
     @asynccontextmanager
     async def setup() -> AsyncIterator[Run]:
-        async with (
-            topic() as name,
-            connect(url, _config(successes=True)) as client,
-            client.async_producer() as producer,
-        ):
-            successes = producer.successes
-            assert successes is not None
-            await producer.input.send(ProducerMessage(name, b"warm-up"))
-            await successes.recv()
+        async with _warm_async_producer(url, topic) as (name, producer, successes):
 
             async def run(n: int) -> None:
                 async def writer() -> None:
@@ -161,15 +173,7 @@ def aiomq_send_many(url: str, topic: Topic, value: bytes, batch: int) -> Side:
 def aiomq_async_batches(url: str, topic: Topic, value: bytes, batch: int) -> Side:
     @asynccontextmanager
     async def setup() -> AsyncIterator[Run]:
-        async with (
-            topic() as name,
-            connect(url, _config(successes=True)) as client,
-            client.async_producer() as producer,
-        ):
-            successes = producer.successes
-            assert successes is not None
-            await producer.input.send(ProducerMessage(name, b"warm-up"))
-            await successes.recv()
+        async with _warm_async_producer(url, topic) as (name, producer, successes):
 
             async def run(n: int) -> None:
                 send, recv = producer.input.send, successes.recv
