@@ -306,6 +306,19 @@ def coordinator(partitions: dict[str, int] | None = None) -> tuple[ConsumerCoord
     return ConsumerCoordinator(Coordinator(), counts.get, clock), clock
 
 
+def join_request(**changes: object) -> dict[str, object]:
+    """The arguments of a valid join of member ``a`` to topic ``t``, with ``changes``."""
+    request: dict[str, object] = {
+        "member_id": "a",
+        "member_epoch": 0,
+        "rebalance_timeout": 30.0,
+        "subscribed_topics": ["t"],
+        "owned": {},
+    }
+    request.update(changes)
+    return request
+
+
 def pair(c: ConsumerCoordinator) -> tuple[Member, Member]:
     """Two members of ``g`` sharing topic ``t``'s 4 partitions, reconciled."""
     a, b = Member(c, "a"), Member(c, "b")
@@ -546,14 +559,7 @@ class TestRequests:
         self, changes: dict[str, object], message: str
     ) -> None:
         c, _ = coordinator()
-        request: dict[str, object] = {
-            "member_id": "a",
-            "member_epoch": 0,
-            "rebalance_timeout": 30.0,
-            "subscribed_topics": ["t"],
-            "owned": {},
-        }
-        request.update(changes)
+        request = join_request(**changes)
         with pytest.raises(GroupError, match=message):
             c.heartbeat("g", **request)  # type: ignore[arg-type]
 
@@ -583,14 +589,7 @@ class TestRequests:
         self, changes: dict[str, object], field: str
     ) -> None:
         c, _ = coordinator()
-        request: dict[str, object] = {
-            "member_id": "a",
-            "member_epoch": 0,
-            "rebalance_timeout": 30.0,
-            "subscribed_topics": ["t"],
-            "owned": {},
-        }
-        request.update(changes)
+        request = join_request(**changes)
         with pytest.raises(ConfigError) as bad:
             c.heartbeat("g", **request)  # type: ignore[arg-type]
         assert bad.value.field == field
@@ -640,13 +639,7 @@ class TestGroupTypes:
     async def test_a_group_id_is_classic_or_consumer_never_both(self) -> None:
         backend = MemoryBackend(MemoryBroker())
         await backend.create_topic("t", 2)
-        joined = {
-            "member_id": "a",
-            "member_epoch": 0,
-            "rebalance_timeout": 10.0,
-            "subscribed_topics": ["t"],
-            "owned": {},
-        }
+        joined = join_request(rebalance_timeout=10.0)
         await backend.consumer_group_heartbeat("g", **joined)  # type: ignore[arg-type]
         with pytest.raises(GroupError, match="consumer group"):
             await backend.join_group(
