@@ -30,7 +30,7 @@ from aiomq.client import connect
 __all__ = [
     "Run",
     "Side",
-    "add_broker_options",
+    "add_common_options",
     "check_no_leftover_tasks",
     "fresh_topic",
     "kafka_topic",
@@ -103,7 +103,9 @@ def pairs(
     ]
 
 
-def add_broker_options(parser: argparse.ArgumentParser) -> None:
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--brokers``, ``--no-memory``, ``--count`` and ``--rounds``, as every messaging
+    benchmark takes them."""
     parser.add_argument(
         "--brokers",
         default=os.environ.get("AIOMQ_KAFKA_BOOTSTRAP"),
@@ -111,6 +113,8 @@ def add_broker_options(parser: argparse.ArgumentParser) -> None:
         "without one the Kafka rows are skipped",
     )
     parser.add_argument("--no-memory", action="store_true", help="measure Kafka only")
+    parser.add_argument("--count", type=int, default=1_000_000, help="records per run")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
 
 
 def check_no_leftover_tasks() -> None:

@@ -56,7 +56,7 @@ from _common import Pair, header, print_table
 from _messaging import (
     Run,
     Side,
-    add_broker_options,
+    add_common_options,
     check_no_leftover_tasks,
     fresh_topic,
     kafka_topic,
@@ -499,9 +499,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_broker_options(parser)
-    parser.add_argument("--count", type=int, default=1_000_000, help="records per run")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    add_common_options(parser)
     parser.add_argument(
         "--consume-batch", type=int, default=10_000, help="confluent-kafka's num_messages"
     )

@@ -51,7 +51,7 @@ from _common import Pair, header, print_table
 from _messaging import (
     Run,
     Side,
-    add_broker_options,
+    add_common_options,
     check_no_leftover_tasks,
     fresh_topic,
     kafka_topic,
@@ -432,9 +432,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_broker_options(parser)
-    parser.add_argument("--count", type=int, default=1_000_000, help="records per run")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    add_common_options(parser)
     parser.add_argument(
         "--sizes",
         type=lambda s: [int(x) for x in s.split(",")],
