@@ -24,12 +24,19 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def running(workdir: Path) -> Iterator[int]:
-    """A process that counts as a node of ``workdir`` (its command line names it)."""
+    """A process that counts as a node of ``workdir`` (its command line names it).
+
+    Waits for the process to say it runs: right after ``Popen`` returns, the kernel may not
+    have set the new program's command line yet (``/proc/<pid>/cmdline`` reads empty).
+    """
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()", str(workdir)],
+        [sys.executable, "-c", "print(flush=True); import sys; sys.stdin.read()", str(workdir)],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
+    assert process.stdout is not None
     try:
+        assert process.stdout.readline() == b"\n"
         yield process.pid
     finally:
         process.kill()
