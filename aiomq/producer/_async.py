@@ -19,7 +19,6 @@ from ..backends.base import CommittedOffset, Membership, TopicPartition
 from ..concurrency import Chan, ChanClosed
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
 from ..message import HeadersLike, ProducerMessage, now_ms
-from ._encode import encode
 from ._engine import Batch, Engine
 from ._transaction import Transactions
 
@@ -135,6 +134,7 @@ class AsyncProducer(AsyncResource):
     async def _read(self) -> None:
         """Take messages from ``input`` and append them to their batches, until it closes."""
         engine = self._engine
+        encode = engine.encode
         session = self._session
         transactions = self._transactions
         transactional = transactions.enabled
@@ -157,13 +157,7 @@ class AsyncProducer(AsyncResource):
                 if now is None:
                     now = now_ms()
                 key_bytes, record, size = encode(
-                    session,
-                    topic,
-                    message.value,
-                    message.key,
-                    message.headers,
-                    message.timestamp,
-                    now,
+                    topic, message.value, message.key, message.headers, message.timestamp, now
                 )
                 count = counts.get(topic)
                 if count is None:

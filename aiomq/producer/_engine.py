@@ -35,11 +35,12 @@ from typing import Any
 import anyio
 
 from .._session import Session
-from ..backends.base import ProduceRecord, ProduceResult, check_partition
+from ..backends.base import CheckedRecords, ProduceRecord, ProduceResult, check_partition
 from ..concurrency import ErrGroup
 from ..errors import AiomqError, ClosedError, ProducerError
 from ..message import RECORD_BATCH_OVERHEAD
 from ..partitioner import checked_choice, select_partition
+from ._encode import Encoder
 
 __all__ = ["MAX_IN_FLIGHT", "Batch", "Engine"]
 
@@ -80,7 +81,7 @@ class Batch:
     def __init__(self, topic: str, partition: int, deadline: float) -> None:
         self.topic = topic
         self.partition = partition
-        self.records: list[ProduceRecord] = []
+        self.records = CheckedRecords()  # each made by the producer's Encoder
         self.messages: list[Any] = []
         self.size = 0  # the records' sizes: what the batch holds of producer.buffer_bytes
         self.fill = RECORD_BATCH_OVERHEAD  # its bytes as a record batch, at most
@@ -134,12 +135,14 @@ class Engine:
         "_session",
         "_started",
         "_stop",
+        "encode",
         "produce",
     )
 
     def __init__(self, session: Session, on_done: Callable[[Batch], None] | None = None) -> None:
         settings = session.config.producer
         self._session = session
+        self.encode = Encoder(session)  # what every record appended is made with
         self._on_done = on_done
         self._partitioner = partitioner = session.partitioner
         self._choose = partitioner.partition

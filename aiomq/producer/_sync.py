@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from itertools import repeat
 from typing import Any
 
 import anyio
@@ -14,7 +15,6 @@ from .._session import Session
 from ..backends.base import CommittedOffset, Membership, ProduceResult, TopicPartition
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
 from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms, record_metadata
-from ._encode import encode
 from ._engine import Batch, Engine
 from ._transaction import Transactions
 
@@ -104,7 +104,7 @@ class SyncProducer(AsyncResource):
         self._check()
         self._transactions.check_send()
         engine = self._engine
-        key_bytes, record, size = encode(self._session, topic, value, key, headers, timestamp)
+        key_bytes, record, size = engine.encode(topic, value, key, headers, timestamp)
         chosen = await engine.partition_for(topic, key_bytes, partition, size)
         batch = await engine.append(topic, chosen, record, size)
         index = len(batch.records) - 1
@@ -122,15 +122,17 @@ class SyncProducer(AsyncResource):
         self._check()
         self._transactions.check_send()
         engine = self._engine
-        session = self._session
+        encode = engine.encode
         place = engine.place
         append_nowait = engine.append_nowait
-        # The messages placed, and where they went as runs of consecutive records of one
-        # batch (a batch, the index of its first record there, how many): a few runs per
-        # call rather than an entry per message.
+        # The messages placed, in order, and where they went as runs of consecutive records
+        # of one batch: (the batch, the index of the run's first record there, the index of
+        # its first message in ``sent``). A few runs per call rather than an entry per
+        # message; after any wait a new run starts, as another send may have appended.
         sent: list[ProducerMessage] = []
-        runs: list[list[Any]] = []
-        run: list[Any] = [None, 0, 0]
+        keep = sent.append
+        runs: list[tuple[Batch, int, int]] = []
+        current: Batch | None = None
         failed: list[ProducerError] = []
         counts: dict[str, int] = {}  # partitions per topic: looked up once per call
         now = now_ms()  # the messages' send time, taken again after any wait
@@ -138,38 +140,31 @@ class SyncProducer(AsyncResource):
             try:
                 topic = message.topic
                 key_bytes, record, size = encode(
-                    session,
-                    topic,
-                    message.value,
-                    message.key,
-                    message.headers,
-                    message.timestamp,
-                    now,
+                    topic, message.value, message.key, message.headers, message.timestamp, now
                 )
                 count = counts.get(topic)
                 if count is None:
                     chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
-                    counts[topic] = len(await session.partitions(topic))
+                    counts[topic] = len(await self._session.partitions(topic))
                     now = now_ms()
+                    current = None
                 else:
                     chosen = place(topic, key_bytes, message.partition, size, count)
                 batch = append_nowait(topic, chosen, record, size)
                 if batch is None:
                     batch = await engine.append(topic, chosen, record, size)
                     now = now_ms()
+                    current = None
             except ClosedError:
                 raise
             except Exception as exc:
                 failed.append(ProducerError(message, exc))
                 continue
             message.partition = chosen
-            sent.append(message)
-            index = len(batch.records) - 1
-            if batch is run[0] and index == run[1] + run[2]:  # none appended in between
-                run[2] += 1
-            else:
-                run = [batch, index, 1]
-                runs.append(run)
+            if batch is not current:
+                current = batch
+                runs.append((batch, len(batch.records) - 1, len(sent)))
+            keep(message)
         outcomes: dict[Batch, ProduceResult | BaseException] = {}
         for batch, _, _ in runs:
             if batch not in outcomes:
@@ -178,24 +173,27 @@ class SyncProducer(AsyncResource):
                 except Exception as exc:
                     outcomes[batch] = exc
         out: list[RecordMetadata] = []
-        at = 0
-        for batch, first, n in runs:
+        ends = [start for _, _, start in runs[1:]]
+        ends.append(len(sent))
+        for (batch, first, start), end in zip(runs, ends, strict=True):
             outcome = outcomes[batch]
-            topic, partition = batch.topic, batch.partition
-            placed = sent[at : at + n]
-            at += n
+            placed = sent[start:end]
             if isinstance(outcome, BaseException):
                 failed.extend([ProducerError(message, outcome) for message in placed])
                 continue
-            for message, offset, timestamp in zip(
-                placed,
-                outcome.offsets[first : first + n],
-                outcome.timestamps[first : first + n],
-                strict=True,
-            ):
+            n = end - start
+            offsets = outcome.offsets[first : first + n]
+            timestamps = outcome.timestamps[first : first + n]
+            for message, offset, timestamp in zip(placed, offsets, timestamps, strict=True):
                 message.offset = offset
                 message.timestamp = timestamp
-                out.append(record_metadata(topic, partition, offset, timestamp))
+            out += map(
+                record_metadata,
+                repeat(batch.topic, n),
+                repeat(batch.partition, n),
+                offsets,
+                timestamps,
+            )
         if failed:
             raise ProducerErrors(failed)
         return out

@@ -9,7 +9,8 @@ import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from aiomq.backends.base import Record
-from aiomq.client import Client
+from aiomq.client import Client, connect
+from aiomq.config import Config
 from aiomq.errors import (
     ClosedError,
     ConfigError,
@@ -114,6 +115,34 @@ class TestBadInput:
             with pytest.raises(ConfigError, match="partition"):
                 await producer.send(topic, b"v", partition=True)
         assert held.calls == []
+
+    async def test_whatever_a_codec_raises_or_returns_wrong_is_an_encode_error(
+        self, backend_url: str, topic: str
+    ) -> None:
+        class Careless:  # a user's codec with two bugs
+            name = "careless"
+
+            def encode(self, value: object) -> bytes:
+                if value == "boom":
+                    raise ValueError("no")
+                return value  # type: ignore[return-value]  # a str goes back as it is
+
+            def decode(self, data: bytes) -> object:
+                return data
+
+        async with connect(backend_url, Config(value_codec=Careless())) as client:
+            await create(client, topic)
+            async with client.sync_producer() as producer:
+                with pytest.raises(EncodeError, match="careless codec cannot encode"):
+                    await producer.send(topic, "boom")
+                messages = [ProducerMessage(topic, v) for v in (b"a", "text", b"b")]
+                with pytest.raises(ProducerErrors) as caught:
+                    await producer.send_many(messages)
+            [error] = caught.value.errors  # only the message the codec got wrong
+            assert error.message is messages[1]
+            assert isinstance(error.cause, EncodeError)
+            assert "a codec must return bytes" in str(error.cause)
+            assert [r[3] for r in await read(client, topic, 0, 2)] == [b"a", b"b"]
 
     async def test_a_record_over_max_message_bytes_fails_before_sending(
         self, client: Client, topic: str
