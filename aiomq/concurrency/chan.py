@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -182,6 +183,30 @@ class Chan(Generic[T]):
         if not self._offer(value):
             raise WouldBlock("send would block: channel full and no receiver waiting")
 
+    def send_many_nowait(self, values: Sequence[T]) -> int:
+        """Send ``values`` in order for as long as that needs no waiting; how many were sent.
+
+        The first ones go to waiting receivers, the next to the buffer's room; the rest
+        (``values[sent:]``) are not sent. Raises ``ChanClosed`` on a closed channel. Go has
+        none: a loop of ``select`` sends with a ``default``, at the cost of one call.
+        """
+        if self._closed:
+            raise ChanClosed("send on closed channel")
+        total = len(values)
+        sent = 0
+        recvq = self._recvq
+        while recvq and sent < total:
+            receiver = wake_first(recvq, True)
+            if receiver is None:
+                break
+            receiver.value = values[sent]  # set before it runs: nothing runs in between
+            sent += 1
+        room = min(self._cap - len(self._buf), total - sent)
+        if room > 0:
+            self._buf.extend(values[sent : sent + room])
+            sent += room
+        return sent
+
     async def send(self, value: T) -> None:
         """Send ``value``, waiting for buffer room or, at capacity 0, for a receiver.
 
@@ -282,6 +307,25 @@ class Chan(Generic[T]):
         if value is _CLOSED:
             raise ChanClosed("receive from closed channel")
         return value  # type: ignore[no-any-return]
+
+    def recv_many_nowait(self, limit: int) -> list[T]:
+        """Receive up to ``limit`` values, in order, as long as that needs no waiting.
+
+        An empty list when none is ready, also once the channel is closed and drained (never
+        raises). Each value taken frees room a waiting sender's value then takes, as with
+        ``recv_nowait``. Go has none: a loop of ``select`` receives with a ``default``, at
+        the cost of one call.
+        """
+        buf = self._buf
+        if not self._sendq:
+            return [buf.popleft() for _ in range(min(limit, len(buf)))]
+        out: list[T] = []
+        while len(out) < limit:
+            value = self._take()
+            if value is _EMPTY or value is _CLOSED:
+                break
+            out.append(value)
+        return out
 
     # recv, recv_ok and __anext__ inline the fast path (a buffered value, no sender waiting)
     # to stay within a few attribute reads of asyncio.Queue's get.

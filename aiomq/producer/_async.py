@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -132,9 +132,18 @@ class AsyncProducer(AsyncResource):
     # -- the producer's own tasks -----------------------------------------------------------
 
     async def _read(self) -> None:
-        """Take messages from ``input`` and append them to their batches, until it closes."""
+        """Take messages from ``input`` and append them to their batches, until it closes.
+
+        What is buffered in ``input`` is taken at once and appended without a pause unless
+        one is needed (partitions to look up, room to wait for). Cancelled (a close that ran
+        out of time), the messages taken and not appended fail onto ``errors``.
+        """
+        chan = self.input
+        limit = max(1, chan.cap)
         engine = self._engine
         encode = engine.encode
+        place = engine.place
+        append_nowait = engine.append_nowait
         session = self._session
         transactions = self._transactions
         transactional = transactions.enabled
@@ -142,38 +151,60 @@ class AsyncProducer(AsyncResource):
         # send time of the run's messages without a timestamp, taken again after any wait.
         counts: dict[str, int] = {}
         now: int | None = None
-        async for message in self.input:
-            self._idle = False
-            # Results are not being drained: take no more input, until the producer closes
-            # (then everything accepted is delivered, whether or not its result fits).
-            while self._backlog and not self._closed:
-                self._moved.clear()
-                await self._moved.wait()
-                now = None
+        while True:
             try:
-                if transactional:
-                    transactions.check_send()
-                topic = message.topic
-                if now is None:
-                    now = now_ms()
-                key_bytes, record, size = encode(
-                    topic, message.value, message.key, message.headers, message.timestamp, now
-                )
-                count = counts.get(topic)
-                if count is None:
-                    chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
-                    counts[topic] = len(await session.partitions(topic))
-                    now = None
-                else:
-                    chosen = engine.place(topic, key_bytes, message.partition, size, count)
-                message.partition = chosen
-                if engine.append_nowait(topic, chosen, record, size, message) is None:
-                    await engine.append(topic, chosen, record, size, message)
-                    now = None
-            except Exception as exc:  # every failure goes to errors, with its message
-                self._put(self.errors, ProducerError(message, exc))
-                self._transactions.record_failed(exc)
-            if len(self.input) == 0:
+                first = await chan.recv()
+            except ChanClosed:
+                break
+            taken = [first]
+            taken += chan.recv_many_nowait(limit)
+            self._idle = False
+            done = 0
+            try:
+                for message in taken:
+                    # Results are not being drained: take no more input, until the producer
+                    # closes (then everything accepted is delivered, whether or not its
+                    # result fits).
+                    while self._backlog and not self._closed:
+                        self._moved.clear()
+                        await self._moved.wait()
+                        now = None
+                    try:
+                        if transactional:
+                            transactions.check_send()
+                        topic = message.topic
+                        if now is None:
+                            now = now_ms()
+                        key_bytes, record, size = encode(
+                            topic,
+                            message.value,
+                            message.key,
+                            message.headers,
+                            message.timestamp,
+                            now,
+                        )
+                        count = counts.get(topic)
+                        if count is None:
+                            chosen = await engine.partition_for(
+                                topic, key_bytes, message.partition, size
+                            )
+                            counts[topic] = len(await session.partitions(topic))
+                            now = None
+                        else:
+                            chosen = place(topic, key_bytes, message.partition, size, count)
+                        message.partition = chosen
+                        if append_nowait(topic, chosen, record, size, message) is None:
+                            await engine.append(topic, chosen, record, size, message)
+                            now = None
+                    except Exception as exc:  # every failure goes to errors, with its message
+                        self._put(self.errors, ProducerError(message, exc))
+                        transactions.record_failed(exc)
+                    done += 1
+            except BaseException:
+                for message in taken[done:]:
+                    self._put(self.errors, ProducerError(message, ClosedError("producer closed")))
+                raise
+            if len(chan) == 0:
                 counts.clear()
                 now = None
                 self._release_flushes()
@@ -233,19 +264,21 @@ class AsyncProducer(AsyncResource):
             message.offset = offset
             message.timestamp = timestamp
         if successes is not None:
-            put = self._put
-            for message in messages:
-                put(successes, message)
+            self._put_all(successes, messages)
 
     def _put(self, chan: Chan[Any], item: Any) -> None:
+        self._put_all(chan, (item,))
+
+    def _put_all(self, chan: Chan[Any], items: Sequence[Any]) -> None:
+        """Put ``items`` on ``chan`` in order, after any backlog: what does not fit now waits
+        in the backlog for the pump."""
+        sent = 0
         if not self._backlog:
-            try:
-                chan.send_nowait(item)
-            except Exception:  # full (or closed): kept in order for the pump
-                pass
-            else:
+            with contextlib.suppress(ChanClosed):
+                sent = chan.send_many_nowait(items)
+            if sent == len(items):
                 return
-        self._backlog.append((chan, item))
+        self._backlog.extend([(chan, item) for item in items[sent:]])
         if self._pump is None or self._pump.done():
             self._pump = asyncio.get_running_loop().create_task(
                 self._drain_backlog(), name="aiomq async producer results"

@@ -130,6 +130,56 @@ class TestChan:
         assert [r.result for r in receivers] == [0, 1, 2]
 
 
+class TestMany:
+    async def test_send_many_nowait_fills_waiting_receivers_then_the_buffer(self) -> None:
+        ch: Chan[int] = Chan(2)
+        receivers = [Recorder() for _ in range(2)]
+        async with anyio.create_task_group() as tg:
+            for r in receivers:
+                tg.start_soon(r.run, ch.recv)
+                await anyio.wait_all_tasks_blocked()
+            assert ch.send_many_nowait([0, 1, 2, 3, 4, 5]) == 4  # 2 handed over, 2 buffered
+        assert [r.result for r in receivers] == [0, 1]
+        assert ch.recv_many_nowait(10) == [2, 3]
+        assert ch.send_many_nowait([]) == 0
+
+    async def test_send_many_nowait_on_a_closed_channel_raises(self) -> None:
+        ch: Chan[int] = Chan(2)
+        ch.close()
+        with pytest.raises(ChanClosed):
+            ch.send_many_nowait([1])
+
+    async def test_recv_many_nowait_takes_at_most_limit_in_order(self) -> None:
+        ch: Chan[int] = Chan(4)
+        assert ch.send_many_nowait([1, 2, 3]) == 3
+        assert ch.recv_many_nowait(2) == [1, 2]
+        assert ch.recv_many_nowait(2) == [3]
+        assert ch.recv_many_nowait(2) == []
+        ch.close()
+        assert ch.recv_many_nowait(2) == []  # closed and drained: nothing, no error
+
+    async def test_recv_many_nowait_lets_waiting_senders_in_as_room_frees(self) -> None:
+        ch: Chan[int] = Chan(1)
+        ch.send_nowait(0)
+        senders = [Recorder() for _ in range(2)]
+        async with anyio.create_task_group() as tg:
+            for i, sender in enumerate(senders, 1):
+                tg.start_soon(sender.run, lambda i=i: ch.send(i))
+                await anyio.wait_all_tasks_blocked()
+            assert ch.recv_many_nowait(5) == [0, 1, 2]
+        assert all(s.done and s.error is None for s in senders)
+        assert len(ch) == 0
+
+    async def test_recv_many_nowait_from_a_rendezvous_takes_the_waiting_senders(self) -> None:
+        ch: Chan[int] = Chan()
+        sender = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run, lambda: ch.send(7))
+            await anyio.wait_all_tasks_blocked()
+            assert ch.recv_many_nowait(3) == [7]
+        assert sender.done
+
+
 class TestRendezvous:
     async def test_send_blocks_until_a_receiver_takes_the_value(self) -> None:
         ch: Chan[str] = Chan()

@@ -169,6 +169,26 @@ class TestClosing:
         assert sorted(e.message.metadata for e in failed) == list(range(5))
         assert all(isinstance(e.cause, ClosedError) for e in failed)
 
+    async def test_close_with_a_timeout_fails_a_message_waiting_for_buffer_room_too(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        held = gate(client)
+        held.open.clear()
+        client.config.producer.buffer_bytes = 2 * record_size(None, b"0")  # two records
+        producer = client.async_producer()
+        for i in range(6):
+            await producer.send(topic, b"%d" % i, metadata=i)
+        with anyio.fail_after(5):
+            await held.entered.wait()
+        # 0 is held in flight, 1 waits in the next batch, 2 waits for room, 3-5 in input.
+        await anyio.wait_all_tasks_blocked()
+        with anyio.fail_after(5):
+            await producer.aclose(timeout=0.2)
+        failed = [e async for e in producer.errors]
+        assert sorted(e.message.metadata for e in failed) == list(range(6))
+        assert all(isinstance(e.cause, ClosedError) for e in failed)
+
     async def test_closing_the_client_closes_it(self, client: Client, topic: str) -> None:
         producer = client.async_producer()
         await producer.send(topic, b"v")
