@@ -105,37 +105,20 @@ class ProducerMessage:
     offset: int | None = field(default=None, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordMetadata:
+class RecordMetadata(NamedTuple):
     """Where a produced record landed (Go's ``(partition, offset)`` from ``SendMessage``).
 
     ``timestamp`` is in milliseconds since the epoch: the broker's log-append time when the
-    topic uses ``LogAppendTime``, otherwise the record's create time.
+    topic uses ``LogAppendTime``, otherwise the record's create time. Immutable; a named
+    tuple, as ``Message`` is, because producers build one per record: a tuple is the
+    cheapest immutable object to build, and one of ints and a str costs the garbage
+    collector nothing after its first look.
     """
 
     topic: str
     partition: int
     offset: int
     timestamp: int
-
-
-_new_object = object.__new__
-_set_topic, _set_partition, _set_offset, _set_timestamp = (
-    RecordMetadata.__dict__[name].__set__ for name in ("topic", "partition", "offset", "timestamp")
-)
-
-
-def record_metadata(topic: str, partition: int, offset: int, timestamp: int) -> RecordMetadata:
-    """``RecordMetadata(topic, partition, offset, timestamp)``, the same frozen instance, built
-    at about half the cost: the dataclass's ``__init__`` sets each field through
-    ``object.__setattr__`` (a frozen class refuses its own), this through the field's slot.
-    For producers, which build one per record; the arguments are not checked."""
-    metadata = _new_object(RecordMetadata)
-    _set_topic(metadata, topic)
-    _set_partition(metadata, partition)
-    _set_offset(metadata, offset)
-    _set_timestamp(metadata, timestamp)
-    return metadata
 
 
 class Message(NamedTuple):

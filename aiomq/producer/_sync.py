@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from itertools import repeat
 from typing import Any
 
@@ -14,11 +15,15 @@ from anyio.abc import AsyncResource
 from .._session import Session
 from ..backends.base import CommittedOffset, Membership, ProduceResult, TopicPartition
 from ..errors import ClosedError, ProducerError, ProducerErrors, RebalanceInProgress
-from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms, record_metadata
+from ..message import HeadersLike, ProducerMessage, RecordMetadata, now_ms
 from ._engine import Batch, Engine
 from ._transaction import Transactions
 
 __all__ = ["SyncProducer"]
+
+# RecordMetadata from a (topic, partition, offset, timestamp) tuple, without a call into
+# Python (``_make`` checks the length in Python): for send_many, one per record.
+_metadata = partial(tuple.__new__, RecordMetadata)
 
 
 class SyncProducer(AsyncResource):
@@ -109,7 +114,7 @@ class SyncProducer(AsyncResource):
         batch = await engine.append(topic, chosen, record, size)
         index = len(batch.records) - 1
         result = await self._outcome(batch)
-        return record_metadata(topic, chosen, result.offsets[index], result.timestamps[index])
+        return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
 
     async def send_many(self, messages: Iterable[ProducerMessage]) -> list[RecordMetadata]:
         """Send ``messages`` and wait for all of them (sarama's ``SendMessages``).
@@ -188,11 +193,7 @@ class SyncProducer(AsyncResource):
                 message.offset = offset
                 message.timestamp = timestamp
             out += map(
-                record_metadata,
-                repeat(batch.topic, n),
-                repeat(batch.partition, n),
-                offsets,
-                timestamps,
+                _metadata, zip(repeat(batch.topic), repeat(batch.partition), offsets, timestamps)
             )
         if failed:
             raise ProducerErrors(failed)

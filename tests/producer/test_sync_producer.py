@@ -163,7 +163,9 @@ class TestSendMany:
         messages = [ProducerMessage(topic, b"%d" % i, partition=i % 2) for i in range(10)]
         async with client.sync_producer() as producer:
             sent = await producer.send_many(messages)
+        assert all(type(m) is RecordMetadata and m.topic == topic for m in sent)
         assert [(m.partition, m.offset) for m in sent] == [(i % 2, i // 2) for i in range(10)]
+        assert [m.timestamp for m in sent] == [m.timestamp for m in messages]
         assert [(m.partition, m.offset) for m in messages] == [(i % 2, i // 2) for i in range(10)]
         assert all(m.timestamp is not None and m.timestamp > 0 for m in messages)
 
