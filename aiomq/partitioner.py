@@ -171,21 +171,26 @@ class HashPartitioner:
             return to_positive(murmur2(key)) % partitions
         if self._fallback is not None:
             return self._fallback.partition(topic, key, partitions)
-        current = self._sticky.get(topic)
-        if current is None or current[0] >= partitions:
-            current = self._sticky[topic] = [self._randrange(partitions), 0]
-        return current[0]
+        return self._current(topic, partitions)[0]
 
-    def on_appended(self, topic: str, partition: int, size: int) -> None:
-        """The producer sent ``size`` bytes of a key-less record to ``partition``: move the
-        sticky partition on once ``sticky_bytes`` went to it (Java's
-        ``BuiltInPartitioner.updatePartitionInfo``)."""
-        current = self._sticky.get(topic)
-        if current is None or current[0] != partition:
-            return
+    def place_keyless(self, topic: str, partitions: int, size: int) -> int:
+        """The partition for a key-less record of ``size`` bytes that the producer appends
+        there: ``partition(topic, None, partitions)``, and the sticky partition moves on
+        once ``sticky_bytes`` went to it (Java's ``BuiltInPartitioner.updatePartitionInfo``).
+        One call per record on the producer's hot path."""
+        if self._fallback is not None:
+            return self._fallback.partition(topic, None, partitions)
+        current = self._current(topic, partitions)
         current[1] += size
         if current[1] >= self._sticky_bytes:
             del self._sticky[topic]  # the next key-less record picks a new one
+        return current[0]
+
+    def _current(self, topic: str, partitions: int) -> list[int]:
+        current = self._sticky.get(topic)
+        if current is None or current[0] >= partitions:
+            current = self._sticky[topic] = [self._randrange(partitions), 0]
+        return current
 
     def __repr__(self) -> str:
         if self._fallback is not None:

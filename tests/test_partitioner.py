@@ -137,15 +137,15 @@ class TestHashPartitioner:
         first = p.partition("t", None, 4)
         for _ in range(9):  # 900 bytes: still the same partition
             assert p.partition("t", None, 4) == first
-            p.on_appended("t", first, 100)
+            assert p.place_keyless("t", 4, 100) == first
         assert p.partition("t", None, 4) == first
-        p.on_appended("t", first, 100)  # 1000 bytes reached: the next one may move
-        seen = []
-        for _ in range(40):
-            chosen = p.partition("t", None, 4)
-            seen.append(chosen)
-            p.on_appended("t", chosen, 1000)
+        assert p.place_keyless("t", 4, 100) == first  # 1000 bytes reached: the next may move
+        seen = [p.place_keyless("t", 4, 1000) for _ in range(40)]
         assert len(set(seen)) == 4  # over time every partition gets its share
+
+    def test_place_keyless_goes_to_the_fallback_too(self) -> None:
+        p = HashPartitioner(fallback=RoundRobinPartitioner())
+        assert [p.place_keyless("t", 3, 100) for _ in range(4)] == [0, 1, 2, 0]
 
     def test_sticky_partitions_are_per_topic_and_follow_a_shrunken_topic(self) -> None:
         p = HashPartitioner(rng=random.Random(1))

@@ -61,8 +61,9 @@ _IN_BATCH = 2 - RECORD_BATCH_OVERHEAD
 class Batch:
     """Records bound for one partition, sent in one ``backend.produce`` call.
 
-    ``messages[i]`` is what the caller wants back for ``records[i]`` (an AsyncProducer's
-    ``ProducerMessage``; None for the sync producer). ``future`` resolves to the
+    ``messages[i]`` is what the caller wants back for ``records[i]``: an AsyncProducer's
+    ``ProducerMessage``, which it appends with each record; the sync producer passes none and
+    ``messages`` stays empty. ``future`` resolves to the
     ``ProduceResult`` or the exception that failed the whole batch.
     """
 
@@ -115,7 +116,6 @@ class Engine:
     """
 
     __slots__ = (
-        "_appended",
         "_batch_size",
         "_block_timeout",
         "_buffer_bytes",
@@ -126,6 +126,7 @@ class Engine:
         "_group",
         "_idle",
         "_in_flight",
+        "_keyless",
         "_linger",
         "_on_done",
         "_partitioner",
@@ -146,8 +147,10 @@ class Engine:
         self._on_done = on_done
         self._partitioner = partitioner = session.partitioner
         self._choose = partitioner.partition
-        self._appended: Callable[[str, int, int], None] | None = getattr(
-            partitioner, "on_appended", None
+        # A partitioner that keeps key-less records sticky until a batch's worth went to a
+        # partition (HashPartitioner) is told each one's size as it places it.
+        self._keyless: Callable[[str, int, int], int] | None = getattr(
+            partitioner, "place_keyless", None
         )
         self._linger = settings.linger
         self._batch_size = settings.batch_size
@@ -191,11 +194,12 @@ class Engine:
             return select_partition(self._partitioner, topic, key, partitions, partition)
         if partitions < 1:
             return select_partition(self._partitioner, topic, key, partitions)  # raises
-        chosen = self._choose(topic, key, partitions)
+        if key is None and self._keyless is not None:
+            chosen = self._keyless(topic, partitions, size)
+        else:
+            chosen = self._choose(topic, key, partitions)
         if chosen.__class__ is not int or not 0 <= chosen < partitions:
             chosen = checked_choice(self._partitioner, topic, partitions, chosen)
-        if key is None and self._appended is not None:
-            self._appended(topic, chosen, size)
         return chosen
 
     async def append(
@@ -220,7 +224,8 @@ class Engine:
         or for the drain tasks to start): then call ``append``. ``ClosedError`` as there."""
         if (self._buffered + size > self._buffer_bytes and self._buffered) or self._group is None:
             return None
-        self._check()
+        if self._closing or self._error is not None:
+            self._check()  # raises
         return self._add(topic, partition, record, size, message)
 
     def _add(
@@ -239,7 +244,8 @@ class Engine:
             )
         index = len(batch.records)
         batch.records.append(record)
-        batch.messages.append(message)
+        if message is not None:
+            batch.messages.append(message)
         batch.size += size
         batch.fill += grow
         self._buffered += size
