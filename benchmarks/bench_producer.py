@@ -22,8 +22,8 @@ default ``producer.batch_size``, aiokafka's default ``max_batch_size``; confluen
   callback, ``poll(0)`` after each (``poll(0.1)`` and again on ``BufferError``), then
   ``flush()``; and aiokafka's ``send_batch()`` as below, the fastest way aiokafka has.
 - batches of ``--batch`` records: aiomq's ``SyncProducer.send_many`` per batch, each
-  awaited, and its ``AsyncProducer`` fed a batch at a time (the batch's messages put on
-  ``input`` while their results are read from ``successes``, all of them before the next
+  awaited, and its ``AsyncProducer`` fed a batch at a time (``send_many`` hands the batch
+  over while ``successes.recv_many`` reads its results, all of them before the next
   batch); aiokafka's ``create_batch()``
   filled up to its 16 KiB and ``send_batch()`` until the batch's records are placed, then
   every future of the batch awaited; confluent-kafka's ``produce_batch()`` then ``flush()``
@@ -176,21 +176,18 @@ def aiomq_async_batches(url: str, topic: Topic, value: bytes, batch: int) -> Sid
         async with _warm_async_producer(url, topic) as (name, producer, successes):
 
             async def run(n: int) -> None:
-                send, recv = producer.input.send, successes.recv
-
-                async def writer(messages: list[ProducerMessage]) -> None:
-                    for message in messages:
-                        await send(message)
+                send_many, recv_many = producer.send_many, successes.recv_many
 
                 async def reader() -> None:
-                    for _ in range(batch):
-                        await recv()
+                    got = 0
+                    while got < batch:
+                        got += len(await recv_many(batch - got))
 
                 for _ in range(n // batch):
                     # Results are read while the batch goes in: a producer whose results
                     # are not drained stops taking input.
                     await asyncio.gather(
-                        writer([ProducerMessage(name, value) for _ in range(batch)]), reader()
+                        send_many([ProducerMessage(name, value) for _ in range(batch)]), reader()
                     )
                 if len(producer.errors):
                     raise RuntimeError(f"a record failed: {producer.errors.recv_nowait()!r}")

@@ -308,6 +308,30 @@ class Chan(Generic[T]):
             raise ChanClosed("receive from closed channel")
         return value  # type: ignore[no-any-return]
 
+    async def recv_many(self, limit: int) -> list[T]:
+        """Receive at least one value, waiting for it if needed, and with it those ready
+        at once, ``limit`` in all at most, in order.
+
+        Raises ``ChanClosed`` once the channel is closed and drained, as ``recv``; a
+        cancelled ``recv_many`` takes nothing (cancelled as its first value arrives, as
+        ``recv``). Go has none: a receive, then a loop of ``select`` receives with a
+        ``default``.
+        """
+        if limit < 1:
+            raise ValueError(f"recv_many limit must be >= 1, not {limit}")
+        if LIBRARY.name == "trio":
+            await trio_checkpoint_if_cancelled()
+        buf = self._buf
+        if buf and not self._sendq:
+            return [buf.popleft() for _ in range(min(limit, len(buf)))]
+        value = await self._recv_slow()
+        if value is _CLOSED:
+            raise ChanClosed("receive from closed channel")
+        out = [value]
+        if limit > 1:
+            out += self.recv_many_nowait(limit - 1)
+        return out
+
     def recv_many_nowait(self, limit: int) -> list[T]:
         """Receive up to ``limit`` values, in order, as long as that needs no waiting.
 

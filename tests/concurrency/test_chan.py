@@ -180,6 +180,47 @@ class TestMany:
         assert sender.done
 
 
+class TestRecvMany:
+    async def test_takes_what_is_ready_up_to_limit(self) -> None:
+        ch: Chan[int] = Chan(5)
+        assert ch.send_many_nowait([1, 2, 3]) == 3
+        assert await ch.recv_many(2) == [1, 2]
+        assert await ch.recv_many(5) == [3]
+
+    async def test_waits_for_the_first_then_takes_what_came_with_it(self) -> None:
+        ch: Chan[int] = Chan(3)
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, lambda: ch.recv_many(10))
+            await anyio.wait_all_tasks_blocked()
+            assert not receiver.done
+            assert ch.send_many_nowait([1, 2, 3]) == 3  # 1 handed over, 2 and 3 buffered
+        assert receiver.result == [1, 2, 3]
+
+    async def test_closed_and_drained_raises(self) -> None:
+        ch: Chan[int] = Chan(2)
+        ch.send_nowait(1)
+        ch.close()
+        assert await ch.recv_many(5) == [1]
+        with pytest.raises(ChanClosed):
+            await ch.recv_many(5)
+
+    async def test_limit_below_one_is_refused(self) -> None:
+        with pytest.raises(ValueError, match=">= 1"):
+            await Chan[int](1).recv_many(0)
+
+    async def test_cancelled_while_waiting_takes_nothing(self) -> None:
+        ch: Chan[int] = Chan(2)
+        receiver = Recorder()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver.run, lambda: ch.recv_many(2))
+            await anyio.wait_all_tasks_blocked()
+            receiver.scope.cancel()
+        assert not receiver.done
+        await ch.send(1)
+        assert ch.recv_nowait() == 1
+
+
 class TestRendezvous:
     async def test_send_blocks_until_a_receiver_takes_the_value(self) -> None:
         ch: Chan[str] = Chan()

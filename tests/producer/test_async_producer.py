@@ -80,6 +80,70 @@ class TestDelivery:
         assert [r[3] for r in await read(client, topic, 0, 1)] == [b"v"]
 
 
+class TestSendMany:
+    async def test_more_than_input_holds_are_accepted_in_order_and_delivered(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic, 2)
+        messages = [
+            ProducerMessage(topic, b"%d" % i, partition=i % 2, metadata=i) for i in range(50)
+        ]
+        async with client.async_producer() as producer:
+            assert producer.successes is not None
+            results = producer.successes
+            got: list[ProducerMessage] = []
+
+            async def drain() -> None:
+                while len(got) < 50:
+                    got.extend(await results.recv_many(50))
+
+            with anyio.fail_after(20):
+                # input and successes hold 16 each: the call waits for room, several times
+                await asyncio.gather(producer.send_many(iter(messages)), drain())
+        assert sorted(m.metadata for m in got) == list(range(50))
+        for message in got:
+            assert (message.partition, message.offset) == (
+                message.metadata % 2,
+                message.metadata // 2,
+            )
+        assert [r[3] for r in await read(client, topic, 1, 25)] == [
+            b"%d" % i for i in range(1, 50, 2)
+        ]
+
+    async def test_what_finds_no_room_in_time_is_refused_by_name(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        client.config.producer.block_timeout = 0.3
+        client.config.producer.buffer_bytes = 2000
+        producer = client.async_producer()
+        messages = [ProducerMessage(topic, b"%03d" % i, metadata=i) for i in range(200)]
+        with anyio.fail_after(20), pytest.raises(ProducerErrors) as caught:
+            await producer.send_many(messages)  # nobody reads successes
+        refused = caught.value.errors
+        assert all(isinstance(e.cause, TimeoutError) for e in refused)
+        accepted = 200 - len(refused)
+        assert [e.message for e in refused] == messages[accepted:]  # the rest, in order
+        # Bounded as with send: the successes channel, the input, and the buffer between.
+        assert 16 <= accepted <= 16 + 16 + 2000 // record_size(None, b"000", ()) + 2
+        assert producer.successes is not None
+        with anyio.fail_after(20):
+            await producer.aclose(timeout=1)  # successes nobody reads are not errors
+        delivered = [m async for m in producer.successes]
+        failed = [e async for e in producer.errors]
+        # Each accepted message comes back once: on successes (16 fit), on errors, or was
+        # let go by close as a success nobody read; none of the refused ones does.
+        assert {m.metadata for m in delivered} <= set(range(accepted))
+        assert not {e.message.metadata for e in failed} & {e.message.metadata for e in refused}
+        assert [m.metadata for m in delivered] == list(range(len(delivered)))
+
+    async def test_after_close_it_is_refused(self, client: Client, topic: str) -> None:
+        producer = client.async_producer()
+        await producer.aclose()
+        with pytest.raises(ClosedError):
+            await producer.send_many([ProducerMessage(topic, b"v")])
+
+
 class TestNeverDeadlocks:
     async def test_undrained_results_stop_the_input_and_send_times_out(
         self, client: Client, topic: str
