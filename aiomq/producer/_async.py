@@ -172,16 +172,10 @@ class AsyncProducer(AsyncResource):
         chan = self.input
         limit = max(1, chan.cap)
         engine = self._engine
-        encode = engine.encode
-        place = engine.place
-        append_nowait = engine.append_nowait
-        session = self._session
         transactions = self._transactions
         transactional = transactions.enabled
-        # Partitions per topic, looked up once per run of input taken without a pause; the
-        # send time of the run's messages without a timestamp, taken again after any wait.
+        # Partitions per topic, looked up once per run of input taken without a pause.
         counts: dict[str, int] = {}
-        now: int | None = None
         while True:
             try:
                 first = await chan.recv()
@@ -190,54 +184,35 @@ class AsyncProducer(AsyncResource):
             taken = [first]
             taken += chan.recv_many_nowait(limit)
             self._idle = False
-            done = 0
+            i = 0
             try:
-                for message in taken:
+                while i < len(taken):
                     # Results are not being drained: take no more input, until the producer
                     # closes (then everything accepted is delivered, whether or not its
                     # result fits).
                     while self._backlog and not self._closed:
                         self._moved.clear()
                         await self._moved.wait()
-                        now = None
+                    refused: list[tuple[ProducerMessage, Exception]] = []
                     try:
                         if transactional:
                             transactions.check_send()
-                        topic = message.topic
-                        if now is None:
-                            now = now_ms()
-                        key_bytes, record, size = encode(
-                            topic,
-                            message.value,
-                            message.key,
-                            message.headers,
-                            message.timestamp,
-                            now,
-                        )
-                        count = counts.get(topic)
-                        if count is None:
-                            chosen = await engine.partition_for(
-                                topic, key_bytes, message.partition, size
-                            )
-                            counts[topic] = len(await session.partitions(topic))
-                            now = None
-                        else:
-                            chosen = place(topic, key_bytes, message.partition, size, count)
-                        message.partition = chosen
-                        if append_nowait(topic, chosen, record, size, message) is None:
-                            await engine.append(topic, chosen, record, size, message)
-                            now = None
+                        i = engine.put_nowait(taken, i, now_ms(), counts, refused, keep=True)
+                        if i < len(taken):  # it needs a wait
+                            await engine.put(taken[i], counts, keep=True)
+                            i += 1
                     except Exception as exc:  # every failure goes to errors, with its message
-                        self._put(self.errors, ProducerError(message, exc))
-                        transactions.record_failed(exc)
-                    done += 1
+                        refused.append((taken[i], exc))
+                        i += 1
+                    for message, cause in refused:
+                        self._put(self.errors, ProducerError(message, cause))
+                        transactions.record_failed(cause)
             except BaseException:
-                for message in taken[done:]:
+                for message in taken[i:]:
                     self._put(self.errors, ProducerError(message, ClosedError("producer closed")))
                 raise
             if len(chan) == 0:
                 counts.clear()
-                now = None
                 self._release_flushes()
         self._release_flushes()
 

@@ -47,6 +47,16 @@ class Encoder:
         self._limit = session.config.producer.max_message_bytes
         self._topic: str | None = None  # the last topic found valid
 
+    @property
+    def raw_values(self) -> bool:
+        """Whether a ``bytes`` value is its own encoding (the value codec is ``BytesCodec``)."""
+        return self._value_raw
+
+    @property
+    def limit(self) -> int:
+        """``producer.max_message_bytes``: the largest record, as a batch of its own."""
+        return self._limit
+
     def __call__(
         self,
         topic: str,

@@ -38,7 +38,7 @@ from .._session import Session
 from ..backends.base import CheckedRecords, ProduceRecord, ProduceResult, check_partition
 from ..concurrency import ErrGroup
 from ..errors import AiomqError, ClosedError, ProducerError
-from ..message import RECORD_BATCH_OVERHEAD
+from ..message import RECORD_BATCH_OVERHEAD, ProducerMessage, record_size, validate_topic
 from ..partitioner import checked_choice, select_partition
 from ._encode import Encoder
 
@@ -217,16 +217,120 @@ class Engine:
         await self._ensure_running()
         return self._add(topic, partition, record, size, message)
 
-    def append_nowait(
-        self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any = None
-    ) -> Batch | None:
-        """``append`` when that needs no waiting; None when it would wait (for buffer room,
-        or for the drain tasks to start): then call ``append``. ``ClosedError`` as there."""
-        if (self._buffered + size > self._buffer_bytes and self._buffered) or self._group is None:
-            return None
+    def put_nowait(
+        self,
+        messages: Sequence[ProducerMessage],
+        start: int,
+        now: int,
+        counts: dict[str, int],
+        failed: list[tuple[ProducerMessage, Exception]],
+        runs: list[list[Any]] | None = None,
+        *,
+        keep: bool = False,
+    ) -> int:
+        """Encode, place and append ``messages[start:]``, in order, while none needs a wait;
+        the index of the first that does (its topic's partition count is not in ``counts``,
+        the buffer has no room for it, the drain tasks have not started), else
+        ``len(messages)``. Hand that one to ``put``.
+
+        Each message appended gets its ``partition``; with ``keep`` it rides along in its
+        batch (``Batch.messages``). One refused (a typed error from its encoding or its
+        placement) goes to ``failed`` with the cause, and the rest go on. ``now`` stamps
+        the messages without a timestamp. ``runs``, when given, gets ``[batch, index of the
+        run's first record in it, index of its first message, index after its last]`` for
+        each run of messages appended as consecutive records of one batch. Raises
+        ``ClosedError`` once the producer closes.
+        """
         if self._closing or self._error is not None:
             self._check()  # raises
-        return self._add(topic, partition, record, size, message)
+        if self._group is None:
+            return start
+        encode = self.encode
+        plain = encode.raw_values
+        limit = encode.limit
+        place = self.place
+        keyless = self._keyless
+        add = self._add
+        buffer_bytes = self._buffer_bytes
+        valid: str | None = None  # the topic of the message before, found valid
+        count = 0  # its partitions
+        run: list[Any] | None = None
+        current: Batch | None = None
+        end = len(messages)
+        i = start
+        while i < end:
+            message = messages[i]
+            try:
+                topic = message.topic
+                if topic is not valid:
+                    validate_topic(topic)
+                    known = counts.get(topic)
+                    if known is None:
+                        break
+                    valid, count = topic, known
+                key = message.key
+                value = message.value
+                headers = message.headers
+                timestamp = message.timestamp
+                # A bytes value, nothing else: the Encoder's answer, without the call.
+                if key is None and value.__class__ is bytes and plain and not headers:
+                    size = record_size(None, value)
+                    if timestamp is not None or size > limit:
+                        key, record, size = encode(topic, value, None, headers, timestamp, now)
+                    else:
+                        record = (None, value, (), now)
+                else:
+                    key, record, size = encode(topic, value, key, headers, timestamp, now)
+                if self._buffered + size > buffer_bytes and self._buffered:
+                    break
+                partition = message.partition
+                if partition is None and key is None and keyless is not None and count > 0:
+                    chosen = keyless(topic, count, size)  # place's key-less case, in line
+                    if chosen.__class__ is not int or not 0 <= chosen < count:
+                        chosen = checked_choice(self._partitioner, topic, count, chosen)
+                else:
+                    chosen = place(topic, key, partition, size, count)
+            except ClosedError:
+                raise
+            except Exception as exc:
+                failed.append((message, exc))
+                if run is not None:  # the run ends here: the next message starts another
+                    run[3] = i
+                    run = current = None
+                i += 1
+                continue
+            batch = add(topic, chosen, record, size, message if keep else None)
+            message.partition = chosen
+            if runs is not None and batch is not current:
+                if run is not None:
+                    run[3] = i
+                current = batch
+                run = [batch, len(batch.records) - 1, i, end]
+                runs.append(run)
+            i += 1
+        if run is not None:
+            run[3] = i
+        return i
+
+    async def put(
+        self, message: ProducerMessage, counts: dict[str, int], *, keep: bool = False
+    ) -> Batch:
+        """``put_nowait`` for one message, waiting as it needs: its topic's partitions looked
+        up (into ``counts``), room in the buffer (``append``), the drains started. The batch
+        it went to, as its last record; its typed error when it is refused."""
+        topic = message.topic
+        key, record, size = self.encode(
+            topic, message.value, message.key, message.headers, message.timestamp
+        )
+        count = counts.get(topic)
+        if count is None:
+            chosen = await self.partition_for(topic, key, message.partition, size)
+            counts[topic] = len(await self._session.partitions(topic))
+        else:
+            chosen = self.place(topic, key, message.partition, size, count)
+        batch = await self.append(topic, chosen, record, size, message if keep else None)
+        message.partition = chosen
+        return batch
 
     def _add(
         self, topic: str, partition: int, record: ProduceRecord, size: int, message: Any

@@ -127,66 +127,44 @@ class SyncProducer(AsyncResource):
         self._check()
         self._transactions.check_send()
         engine = self._engine
-        encode = engine.encode
-        place = engine.place
-        append_nowait = engine.append_nowait
-        # The messages placed, in order, and where they went as runs of consecutive records
-        # of one batch: (the batch, the index of the run's first record there, the index of
-        # its first message in ``sent``). A few runs per call rather than an entry per
-        # message; after any wait a new run starts, as another send may have appended.
-        sent: list[ProducerMessage] = []
-        keep = sent.append
-        runs: list[tuple[Batch, int, int]] = []
-        current: Batch | None = None
-        failed: list[ProducerError] = []
+        todo = messages if isinstance(messages, list) else list(messages)
+        refused: list[tuple[ProducerMessage, Exception]] = []
+        # Where the messages went: [batch, index of the run's first record there, index of
+        # its first message, index after its last] per run of consecutive records of one
+        # batch, a few per call rather than an entry per message.
+        runs: list[list[Any]] = []
         counts: dict[str, int] = {}  # partitions per topic: looked up once per call
-        now = now_ms()  # the messages' send time, taken again after any wait
-        for message in messages:
+        i = 0
+        while True:
+            i = engine.put_nowait(todo, i, now_ms(), counts, refused, runs)
+            if i >= len(todo):
+                break
+            message = todo[i]  # it needs a wait: for its topic's partitions, or for room
             try:
-                topic = message.topic
-                key_bytes, record, size = encode(
-                    topic, message.value, message.key, message.headers, message.timestamp, now
-                )
-                count = counts.get(topic)
-                if count is None:
-                    chosen = await engine.partition_for(topic, key_bytes, message.partition, size)
-                    counts[topic] = len(await self._session.partitions(topic))
-                    now = now_ms()
-                    current = None
-                else:
-                    chosen = place(topic, key_bytes, message.partition, size, count)
-                batch = append_nowait(topic, chosen, record, size)
-                if batch is None:
-                    batch = await engine.append(topic, chosen, record, size)
-                    now = now_ms()
-                    current = None
+                batch = await engine.put(message, counts)
             except ClosedError:
                 raise
             except Exception as exc:
-                failed.append(ProducerError(message, exc))
-                continue
-            message.partition = chosen
-            if batch is not current:
-                current = batch
-                runs.append((batch, len(batch.records) - 1, len(sent)))
-            keep(message)
+                refused.append((message, exc))
+            else:
+                runs.append([batch, len(batch.records) - 1, i, i + 1])
+            i += 1
         outcomes: dict[Batch, ProduceResult | BaseException] = {}
-        for batch, _, _ in runs:
+        for batch, *_ in runs:
             if batch not in outcomes:
                 try:
                     outcomes[batch] = await self._outcome(batch)
                 except Exception as exc:
                     outcomes[batch] = exc
+        failed = [ProducerError(message, cause) for message, cause in refused]
         out: list[RecordMetadata] = []
-        ends = [start for _, _, start in runs[1:]]
-        ends.append(len(sent))
-        for (batch, first, start), end in zip(runs, ends, strict=True):
+        for batch, first, begin, end in runs:
             outcome = outcomes[batch]
-            placed = sent[start:end]
+            placed = todo[begin:end]
             if isinstance(outcome, BaseException):
                 failed.extend([ProducerError(message, outcome) for message in placed])
                 continue
-            n = end - start
+            n = end - begin
             offsets = outcome.offsets[first : first + n]
             timestamps = outcome.timestamps[first : first + n]
             for message, offset, timestamp in zip(placed, offsets, timestamps, strict=True):

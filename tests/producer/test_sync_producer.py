@@ -169,6 +169,35 @@ class TestSendMany:
         assert [(m.partition, m.offset) for m in messages] == [(i % 2, i // 2) for i in range(10)]
         assert all(m.timestamp is not None and m.timestamp > 0 for m in messages)
 
+    async def test_every_kind_of_message_in_one_call_lands_as_sent(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        messages = [
+            ProducerMessage(topic, b"plain"),
+            ProducerMessage(topic, b"stamped", timestamp=5),
+            ProducerMessage(topic, b"keyed", key=b"k", partition=0),
+            ProducerMessage(topic, b"headed", headers={"h": b"1"}),
+            ProducerMessage(topic, bytearray(b"copied")),
+            ProducerMessage(topic, None),  # a tombstone
+            ProducerMessage(topic, b"plain again"),
+        ]
+        async with client.sync_producer() as producer:
+            sent = await producer.send_many(messages)
+        assert [m.offset for m in sent] == list(range(7))
+        assert sent[1].timestamp == 5
+        records = await read(client, topic, 0, 7)
+        assert [(r[2], r[3], r[4]) for r in records] == [
+            (None, b"plain", ()),
+            (None, b"stamped", ()),
+            (b"k", b"keyed", ()),
+            (None, b"headed", (("h", b"1"),)),
+            (None, b"copied", ()),
+            (None, None, ()),
+            (None, b"plain again", ()),
+        ]
+        assert [r[1] for r in records] == [m.timestamp for m in sent]
+
     async def test_a_partial_failure_names_each_failed_message(
         self, client: Client, topic: str
     ) -> None:
