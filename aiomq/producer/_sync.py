@@ -178,15 +178,18 @@ class SyncProducer(AsyncResource):
         return out
 
     async def _outcome(self, batch: Batch) -> ProduceResult:
-        # Shielded: one caller giving up must not cancel the batch everybody in it waits for.
-        # Bounded: the batch waits its turn at most producer.timeout and is then delivered or
-        # failed within producer.timeout; the margin covers linger and the scheduling.
+        # asyncio.wait, not the future itself: one caller giving up must not cancel the batch
+        # everybody in it waits for. Bounded: the batch waits its turn at most
+        # producer.timeout and is then delivered or failed within producer.timeout; the
+        # margin covers linger and the scheduling.
         future = batch.future
-        if future.done():  # a pipelined batch that finished while an earlier one was awaited
-            return future.result()
-        settings = self._session.config.producer
-        with anyio.fail_after(2 * settings.timeout + settings.linger + 1):
-            return await asyncio.shield(future)
+        if not future.done():  # else it finished while an earlier batch was awaited
+            settings = self._session.config.producer
+            bound = 2 * settings.timeout + settings.linger + 1
+            await asyncio.wait((future,), timeout=bound)
+            if not future.done():
+                raise TimeoutError(f"{batch!r} had no outcome in {bound} s")
+        return future.result()
 
     async def flush(self) -> None:
         """Send every record sent so far without lingering, and wait until each is delivered

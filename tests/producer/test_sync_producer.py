@@ -97,6 +97,32 @@ class TestSend:
         assert sum(n for _, _, n in held.calls) == 200
 
 
+class TestSharedBatches:
+    async def test_one_sender_giving_up_does_not_fail_the_batch_it_shares(
+        self, client: Client, topic: str
+    ) -> None:
+        await create(client, topic)
+        client.config.producer.idempotent = False  # one batch in flight: a and b share the next
+        held = gate(client)
+        held.open.clear()
+        async with client.sync_producer() as producer:
+            first = asyncio.ensure_future(producer.send(topic, b"first"))
+            with anyio.fail_after(5):
+                await held.entered.wait()
+            a = asyncio.ensure_future(producer.send(topic, b"a"))
+            b = asyncio.ensure_future(producer.send(topic, b"b"))
+            await anyio.wait_all_tasks_blocked()
+            a.cancel()
+            await asyncio.gather(a, return_exceptions=True)
+            held.open.set()
+            with anyio.fail_after(10):
+                assert (await b).offset == 2
+                assert (await first).offset == 0
+        assert a.cancelled()
+        assert len(held.calls) == 2  # first, then a and b together
+        assert [r[3] for r in await read(client, topic, 0, 3)] == [b"first", b"a", b"b"]
+
+
 class TestBadInput:
     async def test_each_is_refused_with_a_typed_error_before_sending(
         self, client: Client, topic: str
