@@ -50,6 +50,7 @@ from aiokafka.record.util import calc_crc32c
 
 from ...config import Acks, Compression, Config
 from ...errors import BrokerUnavailable, ConfigError, UnknownTopic
+from ...message import now_ms
 from ..base import (
     ProduceRecord,
     ProduceResult,
@@ -350,35 +351,31 @@ class Sender:
         """The records as batches of at most ``producer.max_message_bytes`` each."""
         jobs: list[_Job] = []
         builder = self._builder()
-        stamps: list[int] = []
-        keep = stamps.append
         start = 0
         limit = self._max_bytes - _BATCH_OVERHEAD
         checked = False
+        now = now_ms()  # for a record without a timestamp, as the Java producer stamps send()
         for i, (key, value, headers, timestamp) in enumerate(records):
             listed = list(headers) if headers else _NO_HEADERS
-            meta = builder.append(i - start, timestamp, key, value, listed)
+            stamp = now if timestamp is None else timestamp
+            meta = builder.append(i - start, stamp, key, value, listed)
             if meta is None:  # full: the record starts the next batch
-                jobs.append(self._job(records[start:i], builder, stamps))
-                start, builder, stamps = i, self._builder(), []
-                keep = stamps.append
-                meta = builder.append(0, timestamp, key, value, listed)
+                jobs.append(self._job(records[start:i], builder, now))
+                start, builder = i, self._builder()
+                meta = builder.append(0, stamp, key, value, listed)
             # A record's size in a batch is at least its size alone: only one near the limit
             # needs the exact measure, which raises for the first record really over it.
             if meta.size > limit and not checked:
                 check_record_sizes(records, self._max_bytes)
                 checked = True
-            keep(meta.timestamp)
-        jobs.append(self._job(records[start:], builder, stamps))
+        jobs.append(self._job(records[start:], builder, now))
         return jobs
 
     def _job(
-        self,
-        records: Sequence[ProduceRecord],
-        builder: DefaultRecordBatchBuilder,
-        stamps: list[int],
+        self, records: Sequence[ProduceRecord], builder: DefaultRecordBatchBuilder, now: int
     ) -> _Job:
         batch = Batch(len(records)) if self._sequencer is not None else None
+        stamps = [now if record[3] is None else record[3] for record in records]
         return _Job(records, builder, stamps, batch)
 
     async def produce(
