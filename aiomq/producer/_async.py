@@ -177,6 +177,7 @@ class AsyncProducer(AsyncResource):
         # Partitions per topic, looked up once per run of input taken without a pause.
         counts: dict[str, int] = {}
         while True:
+            await self._results_drained()
             try:
                 first = await chan.recv()
             except ChanClosed:
@@ -187,12 +188,7 @@ class AsyncProducer(AsyncResource):
             i = 0
             try:
                 while i < len(taken):
-                    # Results are not being drained: take no more input, until the producer
-                    # closes (then everything accepted is delivered, whether or not its
-                    # result fits).
-                    while self._backlog and not self._closed:
-                        self._moved.clear()
-                        await self._moved.wait()
+                    await self._results_drained()
                     refused: list[tuple[ProducerMessage, Exception]] = []
                     try:
                         if transactional:
@@ -215,6 +211,14 @@ class AsyncProducer(AsyncResource):
                 counts.clear()
                 self._release_flushes()
         self._release_flushes()
+
+    async def _results_drained(self) -> None:
+        """Results are not being drained: take no more input until they are, or until the
+        producer closes (then everything accepted is delivered, whether or not its result
+        fits)."""
+        while self._backlog and not self._closed:
+            self._moved.clear()
+            await self._moved.wait()
 
     def _release_flushes(self) -> None:
         """The reader has appended everything it was given: let waiting flushes go on."""
