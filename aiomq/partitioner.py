@@ -186,6 +186,23 @@ class HashPartitioner:
             del self._sticky[topic]  # the next key-less record picks a new one
         return current[0]
 
+    def room(self, topic: str, partitions: int) -> tuple[int, int] | None:
+        """Where key-less records of ``topic`` go now, and how many bytes of them the
+        partition takes before the next one moves it on; None when they do not stick (a
+        fallback partitioner). A producer places records smaller than what is left of that
+        room without a call each, then reports their bytes with ``placed``: the same as a
+        ``place_keyless`` per record."""
+        if self._fallback is not None:
+            return None
+        current = self._current(topic, partitions)
+        return current[0], self._sticky_bytes - current[1]
+
+    def placed(self, topic: str, partition: int, size: int) -> None:
+        """``size`` bytes of key-less records went to ``partition`` within its ``room``."""
+        current = self._sticky.get(topic)
+        if current is not None and current[0] == partition:
+            current[1] += size
+
     def _current(self, topic: str, partitions: int) -> list[int]:
         current = self._sticky.get(topic)
         if current is None or current[0] >= partitions:

@@ -143,6 +143,30 @@ class TestHashPartitioner:
         seen = [p.place_keyless("t", 4, 1000) for _ in range(40)]
         assert len(set(seen)) == 4  # over time every partition gets its share
 
+    @given(st.lists(st.integers(1, 3000), max_size=200), st.integers(1, 8))
+    def test_a_leased_room_places_as_place_keyless_does(self, sizes: list[int], n: int) -> None:
+        one = HashPartitioner(sticky_bytes=4096, rng=random.Random(3))
+        expected = [one.place_keyless("t", n, size) for size in sizes]
+        two = HashPartitioner(sticky_bytes=4096, rng=random.Random(3))
+        got: list[int] = []
+        lease: tuple[int, int] | None = None
+        used = 0
+        for size in sizes:  # as the producer's engine places a run of key-less records
+            if lease is not None and size < lease[1]:
+                got.append(lease[0])
+                lease = (lease[0], lease[1] - size)
+                used += size
+                continue
+            if lease is not None and used:
+                two.placed("t", lease[0], used)
+                used = 0
+            got.append(two.place_keyless("t", n, size))
+            lease = two.room("t", n)
+        assert got == expected
+
+    def test_no_room_is_leased_under_a_fallback(self) -> None:
+        assert HashPartitioner(fallback=RoundRobinPartitioner()).room("t", 3) is None
+
     def test_place_keyless_goes_to_the_fallback_too(self) -> None:
         p = HashPartitioner(fallback=RoundRobinPartitioner())
         assert [p.place_keyless("t", 3, 100) for _ in range(4)] == [0, 1, 2, 0]

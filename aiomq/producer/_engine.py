@@ -135,6 +135,8 @@ class Engine:
         "_runner",
         "_session",
         "_started",
+        "_sticky_placed",
+        "_sticky_room",
         "_stop",
         "encode",
         "produce",
@@ -151,6 +153,14 @@ class Engine:
         # partition (HashPartitioner) is told each one's size as it places it.
         self._keyless: Callable[[str, int, int], int] | None = getattr(
             partitioner, "place_keyless", None
+        )
+        # Such a partitioner may also lease the room its sticky partition has left, so that
+        # a run of records placed within it costs one call (``room`` and ``placed``).
+        self._sticky_room: Callable[[str, int], tuple[int, int] | None] | None = getattr(
+            partitioner, "room", None
+        )
+        self._sticky_placed: Callable[[str, int, int], None] | None = getattr(
+            partitioner, "placed", None
         )
         self._linger = settings.linger
         self._batch_size = settings.batch_size
@@ -250,64 +260,107 @@ class Engine:
         limit = encode.limit
         place = self.place
         keyless = self._keyless
+        lease = self._sticky_room if keyless is not None else None
         add = self._add
+        queues = self._partitions
+        batch_size = self._batch_size
         buffer_bytes = self._buffer_bytes
         valid: str | None = None  # the topic of the message before, found valid
         count = 0  # its partitions
+        # The sticky partition's room leased for the topic (see HashPartitioner.room): the
+        # key-less records that fit go there, their bytes reported once at the end.
+        leased: str | None = None
+        leased_partition = room = used = 0
+        # The partition of the record before, and its queue.
+        last: tuple[str, int] | None = None
+        queue: _Partition | None = None
         run: list[Any] | None = None
         current: Batch | None = None
         end = len(messages)
         i = start
-        while i < end:
-            message = messages[i]
-            try:
-                topic = message.topic
-                if topic is not valid:
-                    validate_topic(topic)
-                    known = counts.get(topic)
-                    if known is None:
-                        break
-                    valid, count = topic, known
-                key = message.key
-                value = message.value
-                headers = message.headers
-                timestamp = message.timestamp
-                # A bytes value, nothing else: the Encoder's answer, without the call.
-                if key is None and value.__class__ is bytes and plain and not headers:
-                    size = record_size(None, value)
-                    if timestamp is not None or size > limit:
-                        key, record, size = encode(topic, value, None, headers, timestamp, now)
+        try:
+            while i < end:
+                message = messages[i]
+                try:
+                    topic = message.topic
+                    if topic is not valid:
+                        validate_topic(topic)
+                        known = counts.get(topic)
+                        if known is None:
+                            break
+                        valid, count = topic, known
+                    key = message.key
+                    value = message.value
+                    headers = message.headers
+                    timestamp = message.timestamp
+                    # A bytes value, nothing else: the Encoder's answer, without the call.
+                    if key is None and value.__class__ is bytes and plain and not headers:
+                        size = record_size(None, value)
+                        if timestamp is not None or size > limit:
+                            key, record, size = encode(topic, value, None, headers, timestamp, now)
+                        else:
+                            record = (None, value, (), now)
                     else:
-                        record = (None, value, (), now)
+                        key, record, size = encode(topic, value, key, headers, timestamp, now)
+                    if self._buffered + size > buffer_bytes and self._buffered:
+                        break
+                    partition = message.partition
+                    if partition is not None or key is not None or keyless is None or count < 1:
+                        chosen = place(topic, key, partition, size, count)
+                    elif topic is leased and size < room:
+                        chosen = leased_partition
+                        room -= size
+                        used += size
+                    else:  # place's key-less case, in line, then a lease for what follows
+                        if used:
+                            self._sticky_placed(leased, leased_partition, used)  # type: ignore[misc, arg-type]
+                            used = 0
+                        chosen = keyless(topic, count, size)
+                        if chosen.__class__ is not int or not 0 <= chosen < count:
+                            chosen = checked_choice(self._partitioner, topic, count, chosen)
+                        got = lease(topic, count) if lease is not None else None
+                        if got is None:
+                            leased = None
+                        else:
+                            leased = topic
+                            leased_partition, room = got
+                except ClosedError:
+                    raise
+                except Exception as exc:
+                    failed.append((message, exc))
+                    if run is not None:  # the run ends here: the next message starts another
+                        run[3] = i
+                        run = current = None
+                    i += 1
+                    continue
+                if last is None or chosen != last[1] or topic is not last[0]:
+                    last = (topic, chosen)
+                    queue = queues.get(last)
+                # _add's common case, in line: the record joins an open batch it does not
+                # fill, of a partition already draining. Anything else is _add's.
+                batch = None if queue is None else queue.open
+                grow = size + _IN_BATCH
+                if batch is not None and batch.fill + grow < batch_size and queue.draining:  # type: ignore[union-attr]
+                    batch.records.append(record)
+                    if keep:
+                        batch.messages.append(message)
+                    batch.size += size
+                    batch.fill += grow
+                    self._buffered += size
                 else:
-                    key, record, size = encode(topic, value, key, headers, timestamp, now)
-                if self._buffered + size > buffer_bytes and self._buffered:
-                    break
-                partition = message.partition
-                if partition is None and key is None and keyless is not None and count > 0:
-                    chosen = keyless(topic, count, size)  # place's key-less case, in line
-                    if chosen.__class__ is not int or not 0 <= chosen < count:
-                        chosen = checked_choice(self._partitioner, topic, count, chosen)
-                else:
-                    chosen = place(topic, key, partition, size, count)
-            except ClosedError:
-                raise
-            except Exception as exc:
-                failed.append((message, exc))
-                if run is not None:  # the run ends here: the next message starts another
-                    run[3] = i
-                    run = current = None
+                    batch = add(topic, chosen, record, size, message if keep else None)
+                    queue = queues[last]
+                message.partition = chosen
+                if runs is not None and batch is not current:
+                    if run is not None:
+                        run[3] = i
+                    current = batch
+                    run = [batch, len(batch.records) - 1, i, end]
+                    runs.append(run)
                 i += 1
-                continue
-            batch = add(topic, chosen, record, size, message if keep else None)
-            message.partition = chosen
-            if runs is not None and batch is not current:
-                if run is not None:
-                    run[3] = i
-                current = batch
-                run = [batch, len(batch.records) - 1, i, end]
-                runs.append(run)
-            i += 1
+        finally:
+            if used:
+                self._sticky_placed(leased, leased_partition, used)  # type: ignore[misc, arg-type]
         if run is not None:
             run[3] = i
         return i

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import anyio
 import pytest
@@ -21,7 +22,7 @@ from aiomq.errors import (
     UnknownTopic,
 )
 from aiomq.message import ProducerMessage, RecordMetadata, record_size
-from aiomq.partitioner import murmur2, to_positive
+from aiomq.partitioner import HashPartitioner, murmur2, to_positive
 from tests.producer.conftest import gate
 
 pytestmark = pytest.mark.asyncio
@@ -400,3 +401,21 @@ class TestStickyPartitioning:
         for _, count in runs[:-1]:
             assert count % per_batch == 0
         assert sum(count for _, count in runs) == 400
+
+    async def test_send_many_places_each_record_where_place_keyless_would(
+        self, backend_url: str, topic: str
+    ) -> None:
+        config = Config()
+        sticky = config.producer.batch_size
+        config.producer.partitioner = HashPartitioner(sticky_bytes=sticky, rng=random.Random(5))
+        reference = HashPartitioner(sticky_bytes=sticky, rng=random.Random(5))
+        values = [b"x" * (50 + 37 * i % 400) for i in range(600)]
+        expected = [reference.place_keyless(topic, 4, record_size(None, v)) for v in values]
+        async with connect(backend_url, config) as client:
+            await create(client, topic, 4)
+            async with client.sync_producer() as producer:
+                sent = []
+                for part in (values[:250], values[250:]):  # what one call leased, the next sees
+                    sent += await producer.send_many([ProducerMessage(topic, v) for v in part])
+        assert [m.partition for m in sent] == expected
+        assert len(set(expected)) > 1  # the sticky partition moved on, several times
