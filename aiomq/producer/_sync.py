@@ -149,17 +149,18 @@ class SyncProducer(AsyncResource):
             else:
                 runs.append([batch, len(batch.records) - 1, i, i + 1])
             i += 1
+        # Each run's results are made as soon as its batch is done, while later batches are
+        # still on their way.
         outcomes: dict[Batch, ProduceResult | BaseException] = {}
-        for batch, *_ in runs:
-            if batch not in outcomes:
-                try:
-                    outcomes[batch] = await self._outcome(batch)
-                except Exception as exc:
-                    outcomes[batch] = exc
         failed = [ProducerError(message, cause) for message, cause in refused]
         out: list[RecordMetadata] = []
         for batch, first, begin, end in runs:
-            outcome = outcomes[batch]
+            outcome = outcomes.get(batch)
+            if outcome is None:
+                try:
+                    outcome = outcomes[batch] = await self._outcome(batch)
+                except Exception as exc:
+                    outcome = outcomes[batch] = exc
             placed = todo[begin:end]
             if isinstance(outcome, BaseException):
                 failed.extend([ProducerError(message, outcome) for message in placed])
