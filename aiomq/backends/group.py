@@ -54,7 +54,8 @@ class JoinResult:
     leader, this member's id and, for the leader only, every member's metadata.
 
     ``skip_assignment``: the leader is a static member that came back without a rebalance;
-    it must not assign (it sends an empty SyncGroup and keeps its assignment).
+    it must not assign: it sends an empty SyncGroup, which answers with the assignment the
+    group holds for it.
     """
 
     generation: int

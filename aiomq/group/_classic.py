@@ -288,14 +288,13 @@ class ClassicMember:
         """SyncGroup answered with this member's assignment: reconcile."""
         if self.state is not State.SYNCING:
             return []
-        result = self._join_result
-        if result is not None and result.skip_assignment:
-            target = self.owned  # a static leader back without a rebalance keeps its own
-        else:
-            try:
-                target = frozenset(decode_assignment(data).partitions)
-            except DecodeError as exc:
-                return self._fail(exc)
+        # A static leader back without a rebalance (skip_assignment) sent no assignment:
+        # the answer is the one the group holds for it, as for any member (Java's
+        # onJoinComplete reads it the same way).
+        try:
+            target = frozenset(decode_assignment(data).partitions)
+        except DecodeError as exc:
+            return self._fail(exc)
         revoked = self.owned - target
         added = target - self.owned
         actions: list[Action] = []

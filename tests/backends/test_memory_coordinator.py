@@ -228,6 +228,19 @@ class TestStatic:
         with pytest.raises(FencedInstanceId):
             await heartbeat(c, first, instance_id="i-1")
 
+    async def test_a_static_member_back_with_another_subscription_is_no_rebalance(
+        self,
+    ) -> None:
+        # A restarted member owns nothing yet: its cooperative subscription differs from the
+        # one it left with. Kafka rebalances only if the group's protocol would change.
+        c = Coordinator()
+        name = PROTOCOLS[0][0]
+        first = await join(c, instance_id="i-1", protocols=((name, b"owned: 0, 1, 2"),))
+        await sync(c, first, {first.member_id: b"mine"})
+        back = await join(c, instance_id="i-1", protocols=((name, b"owned: none"),))
+        assert back.generation == first.generation
+        assert await sync(c, back) == b"mine"
+
 
 class TestCommits:
     async def test_commits_are_checked_against_the_generation(self) -> None:

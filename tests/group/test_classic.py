@@ -127,6 +127,14 @@ class TestJoining:
         [join] = m.retry()
         assert isinstance(join, Join)
 
+    def test_a_restarted_static_leader_takes_the_assignment_the_group_holds(self) -> None:
+        m = member(instance_id="i-1")  # a new process: it owns nothing yet
+        m.start()
+        [sync] = m.joined(JoinResult(5, "cooperative-sticky", "m1", "m1", (), skip_assignment=True))
+        assert sync == Sync(5, "m1", "i-1", "cooperative-sticky", {})  # it does not assign
+        assert m.synced(assignment(0, 2)) == [Assign(parts(0, 2))]
+        assert m.owned == parts(0, 2)
+
 
 class TestCooperative:
     def test_only_the_partitions_that_move_are_revoked_then_it_rejoins(self) -> None:

@@ -226,8 +226,10 @@ class Coordinator:
             member.assignment = old.assignment
             if g.leader == old.member_id:
                 g.leader = fresh
-            if g.state is STABLE and old.protocols == protocols:
-                # Back within the session timeout, nothing changed: no rebalance (KIP-345).
+            if g.state is STABLE and _select_protocol(g) == g.protocol:
+                # Back within the session timeout, the group's protocol unchanged: no
+                # rebalance (KIP-345), whatever its subscription says now (Kafka's
+                # GroupMetadataManager compares the protocol the group would select).
                 return self._result(g, member, skip_assignment=g.leader == fresh)
         self._prepare(g, now)
         return await self._await_join(g, member, loop)
@@ -283,15 +285,7 @@ class Coordinator:
             g.generation += 1
             return
         g.generation += 1
-        votes = Counter(
-            next(
-                name
-                for name, _ in m.protocols
-                if all(name in {n for n, _ in o.protocols} for o in g.members.values())
-            )
-            for m in g.members.values()
-        )
-        g.protocol = max(sorted(votes), key=lambda name: votes[name])
+        g.protocol = _select_protocol(g)
         if g.leader not in g.members:
             g.leader = next(iter(g.members))
         g.state = COMPLETING
@@ -517,3 +511,18 @@ class Coordinator:
 
 async def _checkpoint() -> None:
     await current().checkpoint()
+
+
+def _select_protocol(g: _Group) -> str:
+    """The protocol the group's members would select: each votes for its first one that
+    every member supports; the most votes win, ties to the first name (Kafka's
+    ``ClassicGroup.selectProtocol``)."""
+    votes = Counter(
+        next(
+            name
+            for name, _ in m.protocols
+            if all(name in {n for n, _ in o.protocols} for o in g.members.values())
+        )
+        for m in g.members.values()
+    )
+    return max(sorted(votes), key=lambda name: votes[name])
