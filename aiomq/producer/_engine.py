@@ -260,7 +260,8 @@ class Engine:
         limit = encode.limit
         place = self.place
         keyless = self._keyless
-        lease = self._sticky_room if keyless is not None else None
+        report = self._sticky_placed
+        lease = self._sticky_room if keyless is not None and report is not None else None
         add = self._add
         queues = self._partitions
         batch_size = self._batch_size
@@ -270,7 +271,7 @@ class Engine:
         # The sticky partition's room leased for the topic (see HashPartitioner.room): the
         # key-less records that fit go there, their bytes reported once at the end.
         leased: str | None = None
-        leased_partition = room = used = 0
+        leased_partition = room = used = 0  # used > 0 only while a room is leased
         # The partition of the record before, and its queue.
         last: tuple[str, int] | None = None
         queue: _Partition | None = None
@@ -312,8 +313,8 @@ class Engine:
                         room -= size
                         used += size
                     else:  # place's key-less case, in line, then a lease for what follows
-                        if used:
-                            self._sticky_placed(leased, leased_partition, used)  # type: ignore[misc, arg-type]
+                        if used and report is not None and leased is not None:
+                            report(leased, leased_partition, used)
                             used = 0
                         chosen = keyless(topic, count, size)
                         if chosen.__class__ is not int or not 0 <= chosen < count:
@@ -338,9 +339,13 @@ class Engine:
                     queue = queues.get(last)
                 # _add's common case, in line: the record joins an open batch it does not
                 # fill, of a partition already draining. Anything else is _add's.
-                batch = None if queue is None else queue.open
                 grow = size + _IN_BATCH
-                if batch is not None and batch.fill + grow < batch_size and queue.draining:  # type: ignore[union-attr]
+                if (
+                    queue is not None
+                    and queue.draining
+                    and (batch := queue.open) is not None
+                    and batch.fill + grow < batch_size
+                ):
                     batch.records.append(record)
                     if keep:
                         batch.messages.append(message)
@@ -359,8 +364,8 @@ class Engine:
                     runs.append(run)
                 i += 1
         finally:
-            if used:
-                self._sticky_placed(leased, leased_partition, used)  # type: ignore[misc, arg-type]
+            if used and report is not None and leased is not None:
+                report(leased, leased_partition, used)
         if run is not None:
             run[3] = i
         return i
