@@ -185,20 +185,12 @@ class Engine:
 
     # -- appending ------------------------------------------------------------------------
 
-    async def partition_for(
-        self, topic: str, key: bytes | None, partition: int | None, size: int
-    ) -> int:
-        """The partition a record of ``size`` bytes goes to: ``partition`` if given, else the
-        partitioner's (told of each key-less record it placed, for sticky partitioning)."""
-        if partition is not None:
-            check_partition(partition)
-        partitions = await self._session.partitions(topic)
-        return self.place(topic, key, partition, size, len(partitions))
-
     def place(
         self, topic: str, key: bytes | None, partition: int | None, size: int, partitions: int
     ) -> int:
-        """``partition_for`` once the topic's number of ``partitions`` is known: no await."""
+        """The partition a record of ``size`` bytes goes to, the topic having ``partitions``:
+        ``partition`` if given (checked), else the partitioner's (told of each key-less record
+        it placed, for sticky partitioning)."""
         if partition is not None:
             check_partition(partition)
             return select_partition(self._partitioner, topic, key, partitions, partition)
@@ -382,10 +374,10 @@ class Engine:
         )
         count = counts.get(topic)
         if count is None:
-            chosen = await self.partition_for(topic, key, message.partition, size)
-            counts[topic] = len(await self._session.partitions(topic))
-        else:
-            chosen = self.place(topic, key, message.partition, size, count)
+            if message.partition is not None:
+                check_partition(message.partition)  # refused before any look-up
+            count = counts[topic] = len(await self._session.partitions(topic))
+        chosen = self.place(topic, key, message.partition, size, count)
         batch = await self.append(topic, chosen, record, size, message if keep else None)
         message.partition = chosen
         return batch

@@ -108,13 +108,13 @@ class SyncProducer(AsyncResource):
         """
         self._check()
         self._transactions.check_send()
-        engine = self._engine
-        key_bytes, record, size = engine.encode(topic, value, key, headers, timestamp)
-        chosen = await engine.partition_for(topic, key_bytes, partition, size)
-        batch = await engine.append(topic, chosen, record, size)
+        message = ProducerMessage(topic, value, key, headers, partition, None, timestamp)
+        batch = await self._engine.put(message, {})
         index = len(batch.records) - 1
         result = await self._outcome(batch)
-        return RecordMetadata(topic, chosen, result.offsets[index], result.timestamps[index])
+        return RecordMetadata(
+            topic, batch.partition, result.offsets[index], result.timestamps[index]
+        )
 
     async def send_many(self, messages: Iterable[ProducerMessage]) -> list[RecordMetadata]:
         """Send ``messages`` and wait for all of them (sarama's ``SendMessages``).
